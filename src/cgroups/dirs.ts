@@ -1,0 +1,108 @@
+// Creating and removing cgroup directories, shared by both drivers.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BerthError, failedPrecondition } from "../errors.js";
+import { errnoCode, fileError, sleepMs } from "./files.js";
+
+/**
+ * mkdir every level of `dir` below `mountPoint`, appending the ones made to `created`.
+ * `visit(parent, child)` runs for each level (new or not), e.g. to let a child inherit cpusets.
+ */
+export function makeCgroupDirs(
+  mountPoint: string,
+  dir: string,
+  created: string[],
+  visit?: (parent: string, child: string) => void,
+): void {
+  const parts = path.relative(mountPoint, dir).split(path.sep).filter((p) => p !== "");
+  // A concurrent destroy may remove a shared parent between our mkdirs: start again.
+  for (let attempt = 0; ; attempt++) {
+    let current = mountPoint;
+    try {
+      for (const part of parts) {
+        const parent = current;
+        current = path.join(current, part);
+        try {
+          fs.mkdirSync(current, 0o755);
+          created.push(current);
+        } catch (err) {
+          if (errnoCode(err) !== "EEXIST") throw err;
+        }
+        visit?.(parent, current);
+      }
+      return;
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      if (errnoCode(err) === "ENOENT" && attempt < 3 && fs.existsSync(mountPoint)) continue;
+      throw fileError(err, `creating cgroup ${current}`);
+    }
+  }
+}
+
+/** rmdir `dir` after its sub-cgroups, retrying on EBUSY while exiting processes leave. Missing is fine. */
+export function removeCgroupTree(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return;
+    throw fileError(err, `listing cgroup ${dir}`);
+  }
+  for (const e of entries) if (e.isDirectory()) removeCgroupTree(path.join(dir, e.name));
+  for (let delay = 10; ; delay *= 2) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || delay > 640) {
+        if (code === "EBUSY") throw failedPrecondition(`cannot remove cgroup ${dir}: it still has processes`);
+        throw fileError(err, `removing cgroup ${dir}`);
+      }
+      sleepMs(delay);
+    }
+  }
+}
+
+/** rmdir parents made by create() if nothing else lives in them now (deepest first). */
+export function removeEmptyParents(created: string[]): void {
+  for (const dir of [...created].sort((a, b) => b.length - a.length)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      // Still used by another container's cgroup, or already gone.
+    }
+  }
+}
+
+/** The pids in cgroup.procs of `dir` and of every sub-cgroup. */
+export function procsIn(dir: string): number[] {
+  let text: string;
+  let entries: fs.Dirent[];
+  try {
+    text = fs.readFileSync(path.join(dir, "cgroup.procs"), "utf8");
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return [];
+    throw fileError(err, `reading ${dir}/cgroup.procs`);
+  }
+  const pids = text.split("\n").filter((l) => l.trim() !== "").map(Number);
+  for (const e of entries) if (e.isDirectory()) pids.push(...procsIn(path.join(dir, e.name)));
+  return pids;
+}
+
+/** Signal each pid, ignoring processes that already exited. */
+export function signalAll(pids: number[], signal: NodeJS.Signals | number): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      if (errnoCode(err) !== "ESRCH") throw fileError(err, `signalling pid ${pid}`);
+    }
+  }
+}
+
+export function isKill(signal: NodeJS.Signals | number): boolean {
+  return signal === "SIGKILL" || signal === 9;
+}

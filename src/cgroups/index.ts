@@ -1,0 +1,23 @@
+// The cgroups layer: one CgroupManager interface, a v1 and a v2 driver.
+import * as fs from "node:fs";
+import { detectCgroupMode, modeFromMountInfo, parseMountInfo } from "./detect.js";
+import { CgroupFiles } from "./files.js";
+import type { CgroupManager, CgroupOptions } from "./manager.js";
+import { parseCgroupsPath } from "./paths.js";
+import { V1Manager } from "./v1/manager.js";
+import { V2Manager } from "./v2/manager.js";
+
+export type { CgroupManager, CgroupMode, CgroupOptions, CgroupStats } from "./manager.js";
+export type { CgroupTrace } from "./files.js";
+export { detectCgroupMode } from "./detect.js";
+
+export function cgroupManager(opts: CgroupOptions): CgroupManager {
+  const cgroupPath = parseCgroupsPath(opts.cgroupsPath, opts.containerId);
+  const mountinfo = opts.mountinfo ?? fs.readFileSync("/proc/self/mountinfo", "utf8");
+  const procSelfCgroup = opts.procSelfCgroup ?? fs.readFileSync("/proc/self/cgroup", "utf8");
+  const mode = opts.mode ?? (opts.mountinfo ? modeFromMountInfo(parseMountInfo(mountinfo)) : detectCgroupMode());
+  const files = new CgroupFiles(opts.trace);
+  return mode === "v2"
+    ? new V2Manager(cgroupPath, mountinfo, procSelfCgroup, files)
+    : new V1Manager(cgroupPath, mountinfo, procSelfCgroup, files);
+}

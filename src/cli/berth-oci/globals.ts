@@ -1,0 +1,24 @@
+// Global flags shared by every berth-oci command (runc's names).
+import type { Command } from "commander";
+import type { RuntimeContext } from "../../runtime/index.js";
+import { DEFAULT_ROOT } from "../../runtime/index.js";
+import type { CliContext } from "../context.js";
+
+export interface GlobalOptions {
+  root?: string;
+  log?: string;
+  logFormat?: "text" | "json";
+  debug?: boolean;
+}
+
+export interface CommandEnv {
+  cli: CliContext;
+  runtime(): RuntimeContext;
+  /** set by a command that wants a specific exit status */
+  exitCode: number;
+}
+
+export function runtimeContext(program: Command): RuntimeContext {
+  const g = program.opts<GlobalOptions>();
+  return { root: g.root ?? DEFAULT_ROOT };
+}

@@ -1,0 +1,28 @@
+// run: create + start; in the foreground wait and exit with the container's status.
+import type { Command } from "commander";
+import { run } from "../../runtime/index.js";
+import { addCreateFlags, bundleOptions, type CreateFlags } from "./create.js";
+import { type CommandEnv, runtimeContext } from "./globals.js";
+
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+
+export function register(program: Command, env: CommandEnv): void {
+  addCreateFlags(program.command("run").description("create and run a container").argument("<container-id>"))
+    .option("-d, --detach", "detach from the container's process")
+    .action(async (id: string, opts: CreateFlags & { detach?: boolean }) => {
+      if (opts.consoleSocket) {
+        const { invalidArgument } = await import("../../errors.js");
+        throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
+      }
+      const running = await run(runtimeContext(program), { ...bundleOptions(env, id, opts), detach: opts.detach });
+      if (opts.detach) return;
+      const { constants } = await import("node:os");
+      const handlers = FORWARDED.map((s) => {
+        const h = () => running.signal(constants.signals[s]);
+        process.on(s, h);
+        return [s, h] as const;
+      });
+      env.exitCode = await running.wait();
+      for (const [s, h] of handlers) process.off(s, h);
+    });
+}

@@ -1,0 +1,37 @@
+// What every command gets instead of touching `process` itself, and how errors leave the CLI.
+import { appendFileSync } from "node:fs";
+import { BerthError, type ErrorKind } from "../errors.js";
+
+export interface CliContext {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+}
+
+export const processContext = (): CliContext => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
+
+export interface ErrorLog {
+  file?: string;
+  format?: "text" | "json";
+}
+
+/** Prints the error as one line (and to --log), returning the exit code for it. */
+export function reportError(prog: string, e: unknown, log: ErrorLog, stderr: NodeJS.WritableStream, codes?: Partial<Record<ErrorKind, number>>): number {
+  const err = e instanceof BerthError ? e : undefined;
+  const message = err ? err.message : e instanceof Error ? e.message : String(e);
+  stderr.write(`${prog}: ${message}\n`);
+  if (err?.hint) stderr.write(`hint: ${err.hint}\n`);
+  if (log.file) {
+    try {
+      const time = new Date().toISOString();
+      appendFileSync(
+        log.file,
+        log.format === "json" ? JSON.stringify({ level: "error", msg: message, time }) + "\n" : `time="${time}" level=error msg="${message.replace(/"/g, '\\"')}"\n`,
+      );
+    } catch {
+      // the log is a courtesy; the message is already on stderr
+    }
+  }
+  if (!err && process.env.BERTH_DEBUG && e instanceof Error) stderr.write((e.stack ?? "") + "\n");
+  return (err && codes?.[err.kind]) ?? 1;
+}

@@ -1,0 +1,4 @@
+export * from "./runtime-spec.js";
+export * from "./capabilities.js";
+export * from "./validate.js";
+export * from "./default-spec.js";

@@ -1,0 +1,10 @@
+export { Container, type RuntimeContext } from "./container.js";
+export { create, loadBundle, type CreateOptions, type Created } from "./lifecycle/create.js";
+export { start } from "./lifecycle/start.js";
+export { state } from "./lifecycle/state.js";
+export { kill } from "./lifecycle/kill.js";
+export { remove } from "./lifecycle/delete.js";
+export { list, type ListedContainer } from "./lifecycle/list.js";
+export { run, type Running } from "./lifecycle/run.js";
+export { compilePlan, type LaunchPlan, type PlanInput } from "./plan.js";
+export { DEFAULT_ROOT } from "./state.js";

@@ -1,0 +1,210 @@
+// create: build the container's namespaces, cgroup and root, and leave its init waiting
+// for `start` (runtime.md "create"). On any failure nothing is left behind.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import path from "node:path";
+import { cgroupManager, type CgroupManager, detectCgroupMode } from "../../cgroups/index.js";
+import { BerthError, invalidArgument, notFound } from "../../errors.js";
+import { parseSpec } from "../../oci/validate.js";
+import type { Spec } from "../../oci/runtime-spec.js";
+import { errnoMessage, procStat, sendSignal } from "../../sys/index.js";
+import type { RuntimeContext } from "../container.js";
+import { effectiveDeviceRules } from "../devices.js";
+import { executorPath } from "../executor.js";
+import { compilePlan } from "../plan.js";
+import { encodeMessage, encodePlan, type Message, MessageReader, SyncMsg, SyncPoint } from "../protocol.js";
+import { type ContainerRecord, StateDir } from "../state.js";
+
+export interface CreateOptions {
+  id: string;
+  /** the bundle directory (holds config.json) */
+  bundle: string;
+  pidFile?: string;
+  /** keep the executor as the init's parent; `run` waits on it */
+  stay?: boolean;
+  /** the container's stdio: fds inherited by the init (default: the caller's 0, 1, 2) */
+  stdio?: [number | "ignore", number | "ignore", number | "ignore"];
+}
+
+export interface Created {
+  record: ContainerRecord;
+  /** the executor, when `stay` was asked: it exits with the container's status */
+  executor?: ChildProcess;
+}
+
+export function loadBundle(bundle: string): { spec: Spec; rootfs: string; bundle: string } {
+  const dir = path.resolve(bundle);
+  const configPath = path.join(dir, "config.json");
+  let text: string;
+  try {
+    text = readFileSync(configPath, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw notFound(`${configPath}: no such file`, "is --bundle the directory holding config.json?");
+    throw invalidArgument(`${configPath}: cannot read: ${(e as Error).message}`);
+  }
+  const spec = parseSpec(text, "config.json");
+  if (!spec.root?.path) throw invalidArgument("config.json: root.path: required");
+  const rootfs = path.resolve(dir, spec.root.path);
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    throw notFound(`config.json: root.path: ${rootfs} does not exist`);
+  }
+  if (!isDir) throw invalidArgument(`config.json: root.path: ${rootfs} is not a directory`);
+  return { spec, rootfs, bundle: dir };
+}
+
+export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  const dir = new StateDir(ctx.root, opts.id);
+  if (dir.exists()) throw new BerthError("AlreadyExists", `container "${opts.id}" already exists`);
+  const { spec, rootfs, bundle } = loadBundle(opts.bundle);
+  const cgroupsPath = spec.linux?.cgroupsPath;
+  // everything that can be checked without side effects is checked before the first one
+  const cgroup = cgroupManager({ cgroupsPath, containerId: opts.id });
+  const plan = compilePlan({
+    spec,
+    rootfs,
+    stateDir: dir.dir,
+    cgroupPaths: cgroup.paths(),
+    cgroupMode: detectCgroupMode(),
+    stay: opts.stay ?? false,
+  });
+
+  dir.claim();
+  let pid = 0;
+  let cgroupMade = false;
+  let executor: ChildProcess | undefined;
+  try {
+    cgroup.create();
+    cgroupMade = true;
+    cgroup.apply({
+      ...spec.linux?.resources,
+      devices: effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices),
+    });
+
+    const stdio = opts.stdio ?? [0, 1, 2];
+    executor = spawn(executorPath(), ["exec"], { stdio: [...stdio, "pipe"], env: {} });
+    const sync = executor.stdio[3] as Socket;
+    const channel = new SyncChannel(sync, executor);
+    sync.write(encodePlan(plan.ops));
+
+    for (;;) {
+      const msg = await channel.next();
+      if (msg.type === SyncMsg.CHILD_PID) {
+        pid = msg.payload.readInt32LE(0);
+      } else if (msg.type === SyncMsg.SYNC_REQ) {
+        const point = msg.payload.readInt32LE(0);
+        if (point === SyncPoint.SETUP) setupFromParent(cgroup, pid);
+        sync.write(encodeMessage(SyncMsg.SYNC_ACK, msg.payload));
+      } else if (msg.type === SyncMsg.READY) {
+        break;
+      } else if (msg.type === SyncMsg.ERROR) {
+        const errno = msg.payload.readInt32LE(0);
+        const label = msg.payload.subarray(4).toString("utf8");
+        throw new BerthError(errno === 2 ? "NotFound" : "FailedPrecondition", `${label}: ${errnoMessage(errno)}`);
+      }
+    }
+
+    const stat = procStat(pid);
+    if (!stat) throw new BerthError("Internal", "container init exited before it was ready");
+    const record: ContainerRecord = {
+      id: opts.id,
+      pid,
+      initStartTime: stat.startTime,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      config: spec,
+      cgroupsPath,
+    };
+    dir.write(record);
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    sync.destroy();
+    if (!opts.stay) executor.unref();
+    return { record, executor: opts.stay ? executor : undefined };
+  } catch (e) {
+    if (pid > 0) {
+      try {
+        sendSignal(pid, 9);
+      } catch {
+        // already gone
+      }
+    }
+    executor?.kill("SIGKILL");
+    if (cgroupMade) {
+      try {
+        cgroup.killAll(9);
+        cgroup.destroy();
+      } catch {
+        // best effort: the original error is what the user needs
+      }
+    }
+    dir.remove();
+    throw e;
+  }
+}
+
+/** What the parent does for the init before it may go on: its cgroup (and later id maps). */
+function setupFromParent(cgroup: CgroupManager, pid: number): void {
+  cgroup.addProcess(pid);
+}
+
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, abs);
+}
+
+/** Messages from the executor, one at a time; the end of the stream is an error. */
+class SyncChannel {
+  private readonly reader = new MessageReader();
+  private readonly queue: Message[] = [];
+  private waiting?: { resolve: (m: Message) => void; reject: (e: Error) => void };
+  private ended?: Error;
+
+  constructor(sock: Socket, executor: ChildProcess) {
+    sock.on("data", (chunk: Buffer) => {
+      for (const m of this.reader.push(chunk)) this.queue.push(m);
+      this.flush();
+    });
+    const end = () => {
+      // give the executor's exit status a moment to arrive for a better message
+      setTimeout(() => {
+        const code = executor.exitCode ?? executor.signalCode;
+        this.ended ??= new BerthError(
+          "Internal",
+          `container init exited during setup${code !== null && code !== undefined ? ` (executor status ${code})` : ""}`,
+        );
+        this.flush();
+      }, 20);
+    };
+    sock.on("end", end);
+    sock.on("error", end);
+  }
+
+  next(): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (!this.waiting) return;
+    const m = this.queue.shift();
+    if (m) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve(m);
+    } else if (this.ended) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.reject(this.ended);
+    }
+  }
+}

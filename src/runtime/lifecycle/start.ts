@@ -1,0 +1,40 @@
+// start: let the created container's init run the user's program (runtime.md "start").
+import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
+import { BerthError, failedPrecondition } from "../../errors.js";
+import { processAlive, sleep } from "../../sys/index.js";
+import { Container, type RuntimeContext } from "../container.js";
+
+export async function start(ctx: RuntimeContext, id: string): Promise<Container> {
+  const c = Container.load(ctx, id);
+  const status = c.status();
+  if (status !== "created") throw failedPrecondition(`container "${id}" is not in created state (status: ${status})`);
+  await releaseInit(c);
+  return c;
+}
+
+/** Opens the exec fifo for reading: the init, blocked opening it for writing, sends one byte and execs. */
+export async function releaseInit(c: Container): Promise<void> {
+  const fifo = c.dir.fifo;
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      }
+      if (n === 1) break;
+      if (!processAlive(c.pid, c.record.initStartTime)) {
+        throw new BerthError("FailedPrecondition", `container "${c.id}" init exited before it could start`);
+      }
+      if (Date.now() > deadline) throw new BerthError("Unavailable", `container "${c.id}" did not answer start`);
+      await sleep(1);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(fifo);
+}
