@@ -719,18 +719,26 @@ static void run_plan(void) {
     case OP_CLONE: {
       unsigned long flags = (unsigned long)arg_int(op, 1);
       int stay = (int)arg_int(op, 2);
+      /* the child may speak on the sync channel only after its pid was announced */
+      int gate[2];
+      if (pipe2(gate, O_CLOEXEC) < 0) FAIL("%s", cur_label);
       pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
       if (pid < 0) FAIL("%s", cur_label);
       if (pid > 0) {
+        close(gate[0]);
         int32_t p = pid;
-        if (send_msg(MSG_CHILD_PID, &p, 4) < 0) {
+        if (send_msg(MSG_CHILD_PID, &p, 4) < 0 || write_all(gate[1], "1", 1) < 0) {
           kill(pid, SIGKILL);
           _exit(1);
         }
+        close(gate[1]);
         if (stay) stay_and_wait(pid);
         _exit(0);
       }
-      /* the container init: die with the caller until it has started */
+      close(gate[1]);
+      char go;
+      if (read_all(gate[0], &go, 1) < 0) _exit(1);
+      close(gate[0]);
       break;
     }
     case OP_SYNC: {

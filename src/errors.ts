@@ -29,8 +29,3 @@ export const failedPrecondition = (message: string, hint?: string) =>
   new BerthError("FailedPrecondition", message, { hint });
 export const unavailable = (message: string, hint?: string) => new BerthError("Unavailable", message, { hint });
 export const internal = (message: string, cause?: unknown) => new BerthError("Internal", message, { cause });
-
-/** A short, lower-case description of a system error number, as Go and runc print them ("permission denied"). */
-export function errnoMessage(errno: number): string {
-  return "errno " + errno;
-}

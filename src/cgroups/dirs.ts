@@ -1,4 +1,4 @@
-// Creating and removing cgroup directories, shared by both drivers.
+// Creating and removing cgroup directories; shared by both drivers.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BerthError, failedPrecondition } from "../errors.js";
@@ -65,13 +65,16 @@ export function removeCgroupTree(dir: string): void {
   }
 }
 
-/** rmdir parents made by create() if nothing else lives in them now (deepest first). */
+/** rmdir the directories create() made that hold no other cgroup now (deepest first). */
 export function removeEmptyParents(created: string[]): void {
   for (const dir of [...created].sort((a, b) => b.length - a.length)) {
     try {
-      fs.rmdirSync(dir);
+      // Another container's cgroup lives here: keep it.
+      if (fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) continue;
+      // EBUSY here is the child we just removed still dying: removeCgroupTree retries.
+      removeCgroupTree(dir);
     } catch {
-      // Still used by another container's cgroup, or already gone.
+      // Already gone, or still busy: a parent is not worth failing destroy for.
     }
   }
 }

@@ -20,7 +20,8 @@ export function reportError(prog: string, e: unknown, log: ErrorLog, stderr: Nod
   const err = e instanceof BerthError ? e : undefined;
   const message = err ? err.message : e instanceof Error ? e.message : String(e);
   stderr.write(`${prog}: ${message}\n`);
-  if (err?.hint) stderr.write(`hint: ${err.hint}\n`);
+  // one line is the contract; the hint follows only when asked for (--debug)
+  if (err?.hint && process.env.BERTH_DEBUG) stderr.write(`hint: ${err.hint}\n`);
   if (log.file) {
     try {
       const time = new Date().toISOString();

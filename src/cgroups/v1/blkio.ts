@@ -2,7 +2,7 @@
 import { unavailable } from "../../errors.js";
 import type { BlockIOResources, ThrottleDevice } from "../../oci/runtime-spec.js";
 import { RES, type Controller } from "../controller.js";
-import { int, type CgroupFiles } from "../files.js";
+import { int } from "../files.js";
 
 const S = `${RES}.blockIO`;
 

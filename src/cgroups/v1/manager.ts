@@ -17,7 +17,7 @@ import { memory } from "./memory.js";
 import { netCls, netPrio } from "./network.js";
 import { pids } from "./pids.js";
 
-/** The hierarchies berth joins, in runc's order. */
+/** The v1 hierarchies berth makes a directory in and joins (name=systemd is left alone). */
 const HIERARCHIES = [
   "cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
   "net_cls", "net_prio", "perf_event", "freezer", "rdma", "misc",

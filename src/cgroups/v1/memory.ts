@@ -1,6 +1,5 @@
 // v1 memory controller: memory.limit_in_bytes, memory.memsw.limit_in_bytes, soft limit, swappiness, OOM killer.
 import { BerthError, failedPrecondition, invalidArgument, unavailable } from "../../errors.js";
-import type { LinuxResources } from "../../oci/runtime-spec.js";
 import { RES, type Controller } from "../controller.js";
 import { int, parseLimit, type CgroupFiles } from "../files.js";
 

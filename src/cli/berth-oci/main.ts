@@ -37,6 +37,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     }
     const g = program.opts<GlobalOptions>();
     if (g.debug) process.env.BERTH_DEBUG = "1";
+
     return reportError("berth-oci", e, { file: g.log, format: g.logFormat }, cli.stderr);
   }
 }

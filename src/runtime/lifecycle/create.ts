@@ -97,6 +97,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
         pid = msg.payload.readInt32LE(0);
       } else if (msg.type === SyncMsg.SYNC_REQ) {
         const point = msg.payload.readInt32LE(0);
+        if (pid <= 0) throw new BerthError("Internal", "launch protocol: sync request before the init's pid");
         if (point === SyncPoint.SETUP) setupFromParent(cgroup, pid);
         sync.write(encodeMessage(SyncMsg.SYNC_ACK, msg.payload));
       } else if (msg.type === SyncMsg.READY) {
@@ -135,6 +136,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       }
     }
     executor?.kill("SIGKILL");
+    (executor?.stdio[3] as Socket | undefined)?.destroy();
     if (cgroupMade) {
       try {
         cgroup.killAll(9);
