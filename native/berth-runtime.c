@@ -59,6 +59,7 @@ static int root_fd = -1;     /* SET_ROOT */
 static int state_fd = -1;    /* OPEN_STATEDIR */
 static char exec_path[4096]; /* LOOKUP_EXEC */
 static const char *cur_label = "berth-runtime";
+static int front_control = -1; /* the warm service's control connection, in front-end mode */
 
 /* ---------- messages ---------- */
 
@@ -671,8 +672,8 @@ static void forward_signal(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
-/* stage0 stays as the container's parent: forward signals, exit with its status. */
-static void __attribute__((noreturn)) stay_and_wait(pid_t pid) {
+/* stage0 stays as the container's parent: forward signals, return its status. */
+static int wait_child(pid_t pid) {
   child_pid = pid;
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -687,11 +688,15 @@ static void __attribute__((noreturn)) stay_and_wait(pid_t pid) {
   for (;;) {
     pid_t r = waitpid(pid, &status, 0);
     if (r == pid) break;
-    if (r < 0 && errno != EINTR) _exit(255);
+    if (r < 0 && errno != EINTR) return 255;
   }
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
-  _exit(255);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+static void __attribute__((noreturn)) stay_and_wait(pid_t pid) {
+  _exit(wait_child(pid));
 }
 
 static void run_plan(void) {
@@ -732,10 +737,26 @@ static void run_plan(void) {
           _exit(1);
         }
         close(gate[1]);
+        if (front_control >= 0) {
+          /* front-end: the service talks to the child now; report its status when asked to stay */
+          if (stay) {
+            int32_t code = wait_child(pid);
+            uint32_t hdr[3] = {W_CHILD_EXIT, 4, (uint32_t)code};
+            write_all(front_control, hdr, sizeof(hdr));
+          } else {
+            close(sync_fd);
+            sync_fd = -1;
+            if (state_fd >= 0) close(state_fd);
+            state_fd = -1;
+          }
+          return;
+        }
         if (stay) stay_and_wait(pid);
         _exit(0);
       }
       close(gate[1]);
+      if (front_control >= 0) close(front_control);
+      front_control = -1;
       char go;
       if (read_all(gate[0], &go, 1) < 0) _exit(1);
       close(gate[0]);
@@ -840,10 +861,204 @@ static void ensure_sealed(char **argv, char **envp) {
   FAIL("re-execute sealed berth-runtime");
 }
 
+/* ---------- the warm front-end (protocol.h, "The warm path") ---------- */
+
+#include <sys/un.h>
+#include <libgen.h>
+
+static char front_home[4096]; /* the checkout or package: bin/, dist/, native/ */
+
+static int unix_connect(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+static void warm_socket_path(char *out, size_t len) {
+  const char *env = getenv("BERTH_WARM_SOCKET");
+  if (env && *env) {
+    snprintf(out, len, "%s", env);
+  } else if (getuid() == 0) {
+    snprintf(out, len, "/run/berth/warm.sock");
+  } else if (getenv("XDG_RUNTIME_DIR")) {
+    snprintf(out, len, "%s/berth/warm.sock", getenv("XDG_RUNTIME_DIR"));
+  } else {
+    snprintf(out, len, "/tmp/berth-%u/warm.sock", getuid());
+  }
+}
+
+/* The Direct path: the same command, answered by Node. */
+static void __attribute__((noreturn)) exec_direct(int argc, char **argv) {
+  char script[4200];
+  snprintf(script, sizeof(script), "%s/bin/berth-oci", front_home);
+  char **args = calloc((size_t)argc + 3, sizeof(char *));
+  args[0] = "node";
+  args[1] = script;
+  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  execvp("node", args);
+  dprintf(2, "berth-oci: run node %s: %s\n", script, strerror(errno));
+  _exit(1);
+}
+
+/* Starts the warm service in its own session, detached from us. */
+static void start_service(const char *sock) {
+  pid_t pid = fork();
+  if (pid < 0) return;
+  if (pid > 0) {
+    waitpid(pid, NULL, 0);
+    return;
+  }
+  setsid();
+  if (fork() != 0) _exit(0);
+  int null = open("/dev/null", O_RDWR);
+  dup2(null, 0);
+  dup2(null, 1);
+  dup2(null, 2);
+  char server[4200];
+  snprintf(server, sizeof(server), "%s/dist/src/cli/berth-warm.mjs", front_home);
+  execlp("node", "node", server, sock, (char *)NULL);
+  _exit(127);
+}
+
+static int send_frame(int fd, uint32_t type, const void *payload, uint32_t len) {
+  uint32_t hdr[2] = {type, len};
+  if (write_all(fd, hdr, 8) < 0) return -1;
+  return len ? write_all(fd, payload, len) : 0;
+}
+
+static int front_main(int argc, char **argv, char **envp) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--no-warm") == 0) {
+      /* drop the flag and take the Direct path */
+      for (int j = i; j < argc; j++) argv[j] = argv[j + 1];
+      exec_direct(argc - 1, argv);
+    }
+  }
+  if (getenv("BERTH_NO_WARM")) exec_direct(argc, argv);
+  char sock[4096];
+  warm_socket_path(sock, sizeof(sock));
+  int ctl = unix_connect(sock);
+  if (ctl < 0) {
+    start_service(sock);
+    /* Node needs ~100 ms to come up; wait a little rather than start a second Node */
+    for (int i = 0; i < 150 && ctl < 0; i++) {
+      usleep(10000);
+      ctl = unix_connect(sock);
+    }
+    if (ctl < 0) exec_direct(argc, argv);
+  }
+  /* keep fd 3 free for the sync channel */
+  if (ctl <= SYNC_FD) {
+    int moved = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
+    close(ctl);
+    ctl = moved;
+  }
+  /* the request: argv, cwd, env */
+  size_t cap = 65536, len = 0;
+  char *req = malloc(cap);
+#define PUT_BLOCK(fill)                                                                                   \
+  do {                                                                                                    \
+    size_t start = len;                                                                                   \
+    len += 4;                                                                                             \
+    fill;                                                                                                 \
+    uint32_t n = (uint32_t)(len - start - 4);                                                             \
+    memcpy(req + start, &n, 4);                                                                           \
+  } while (0)
+#define PUT(str)                                                                                          \
+  do {                                                                                                    \
+    size_t l = strlen(str) + 1;                                                                           \
+    while (len + l + 8 > cap) req = realloc(req, cap *= 2);                                              \
+    memcpy(req + len, str, l);                                                                            \
+    len += l;                                                                                             \
+  } while (0)
+  PUT_BLOCK(for (int i = 1; i < argc; i++) PUT(argv[i]));
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof(cwd))) snprintf(cwd, sizeof(cwd), "/");
+  PUT_BLOCK({
+    PUT(cwd);
+    len--; /* no NUL after the cwd */
+  });
+  PUT_BLOCK(for (char **e = envp; *e; e++) if (strncmp(*e, "BERTH_FRONT_HOME=", 17) != 0) PUT(*e));
+  if (send_frame(ctl, W_REQUEST, req, (uint32_t)len) < 0) exec_direct(argc, argv);
+  free(req);
+  front_control = ctl;
+
+  for (;;) {
+    uint32_t hdr[2];
+    if (read_all(ctl, hdr, 8) < 0) {
+      dprintf(2, "berth-oci: the warm service went away\n");
+      return 1;
+    }
+    char *payload = malloc(hdr[1] + 1);
+    if (hdr[1] && read_all(ctl, payload, hdr[1]) < 0) {
+      dprintf(2, "berth-oci: the warm service went away\n");
+      return 1;
+    }
+    payload[hdr[1]] = 0;
+    switch (hdr[0]) {
+    case W_OUTPUT:
+      if (hdr[1] >= 1) write_all(payload[0] == 2 ? 2 : 1, payload + 1, hdr[1] - 1);
+      break;
+    case W_EXIT: {
+      int32_t code = 1;
+      if (hdr[1] >= 4) memcpy(&code, payload, 4);
+      return code;
+    }
+    case W_EXECUTE: {
+      /* become the executor's stage0, with the caller's stdio */
+      int sync = unix_connect(sock);
+      if (sync < 0 || send_frame(sync, W_ATTACH, payload + 4, hdr[1] - 4) < 0) {
+        dprintf(2, "berth-oci: attach to the warm service: %s\n", strerror(errno));
+        return 1;
+      }
+      if (dup2(sync, SYNC_FD) < 0) return 1;
+      if (sync != SYNC_FD) close(sync);
+      sync_fd = SYNC_FD;
+      read_plan(sync_fd);
+      run_plan(); /* returns in stage0 once the child is on its way */
+      free(ops);
+      ops = NULL;
+      nops = 0;
+      break;
+    }
+    default:
+      break;
+    }
+    free(payload);
+  }
+}
+
 int main(int argc, char **argv, char **envp) {
   if (argc >= 2 && strcmp(argv[1], "version") == 0) {
     printf("berth-runtime protocol %d\n", PLAN_VERSION);
     return 0;
+  }
+  const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+  if (strcmp(self, "berth-oci") == 0) {
+    /* the home is found from our real path, before we re-execute from a sealed copy */
+    const char *home = getenv("BERTH_FRONT_HOME");
+    if (home) {
+      snprintf(front_home, sizeof(front_home), "%s", home);
+    } else {
+      char exe[4096];
+      ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+      if (n < 0) FAIL("find berth-runtime");
+      exe[n] = 0;
+      /* <home>/native/build/berth-runtime */
+      snprintf(front_home, sizeof(front_home), "%s", dirname(dirname(dirname(exe))));
+      setenv("BERTH_FRONT_HOME", front_home, 1);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ensure_sealed(argv, environ);
+    return front_main(argc, argv, environ);
   }
   if (argc < 2 || strcmp(argv[1], "exec") != 0) {
     fprintf(stderr, "usage: berth-runtime exec   (plan and sync channel on fd 3)\n");

@@ -97,4 +97,33 @@ enum sync_point {
   SYNC_HOOKS = 2, /* parent: run hooks that need the namespaces but not yet pivot_root */
 };
 
+/*
+ * The warm path (DESIGN.md "Start-up speed"). `berth-oci` may be the C front-end
+ * (native/build/berth-oci, a link to this executor): it connects to the warm TypeScript
+ * service's unix socket and forwards the command; the service answers with output and an
+ * exit status, or asks the front-end to run a launch plan itself, so the container gets
+ * the caller's own stdio. The front-end then opens a second connection, ATTACHes it with
+ * the token, and uses it as the sync channel above (fd 3).
+ *
+ *   front-end (C)                                   warm service (TypeScript)
+ *   W_REQUEST(argv, cwd, env) ---------------------->  runs the command
+ *   <---------------------------------------------- W_OUTPUT(fd, bytes)*
+ *   <---------------------------------------------- W_EXECUTE(stay, token)   (create/run only)
+ *   connect again: W_ATTACH(token) ----------------->  this connection is the sync channel:
+ *   <================ PLAN, MSG_* as above ========>
+ *   (stay) W_CHILD_EXIT(status) ------------------->  run: delete the container
+ *   <---------------------------------------------- W_EXIT(code)
+ *
+ * Frames on the control connection use the message format above.
+ * W_REQUEST payload: u32 len + argv (NUL-separated), u32 len + cwd, u32 len + env (NUL-separated).
+ */
+enum warm_msg {
+  W_REQUEST = 100,
+  W_OUTPUT = 101,    /* u8 fd (1 or 2), bytes */
+  W_EXIT = 102,      /* i32 exit code */
+  W_EXECUTE = 103,   /* u32 stay, token */
+  W_ATTACH = 104,    /* token */
+  W_CHILD_EXIT = 105,/* i32 status of the container (stay) */
+};
+
 #endif

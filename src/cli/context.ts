@@ -1,11 +1,14 @@
 // What every command gets instead of touching `process` itself, and how errors leave the CLI.
 import { appendFileSync } from "node:fs";
 import { BerthError, type ErrorKind } from "../errors.js";
+import type { Launcher } from "../runtime/launcher.js";
 
 export interface CliContext {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   cwd: string;
+  /** set by the warm service: the caller's front-end runs launch plans and forwards signals */
+  launcher?: Launcher;
 }
 
 export const processContext = (): CliContext => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });

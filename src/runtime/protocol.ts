@@ -76,6 +76,16 @@ export enum SyncMsg {
   ERROR = 5,
 }
 
+/** The warm path's control messages (native/protocol.h, "The warm path"). */
+export enum WarmMsg {
+  REQUEST = 100,
+  OUTPUT = 101,
+  EXIT = 102,
+  EXECUTE = 103,
+  ATTACH = 104,
+  CHILD_EXIT = 105,
+}
+
 export enum SyncPoint {
   SETUP = 1,
   HOOKS = 2,
@@ -120,7 +130,7 @@ export function encodePlan(ops: readonly PlanOp[]): Buffer {
   return Buffer.concat([header, body]);
 }
 
-export function encodeMessage(type: SyncMsg, payload: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeMessage(type: SyncMsg | WarmMsg, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32LE(type, 0);
   head.writeUInt32LE(payload.length, 4);
@@ -128,7 +138,7 @@ export function encodeMessage(type: SyncMsg, payload: Buffer = Buffer.alloc(0)):
 }
 
 export interface Message {
-  type: SyncMsg;
+  type: SyncMsg | WarmMsg;
   payload: Buffer;
 }
 
@@ -142,7 +152,7 @@ export class MessageReader {
     while (this.buf.length >= 8) {
       const len = this.buf.readUInt32LE(4);
       if (this.buf.length < 8 + len) break;
-      out.push({ type: this.buf.readUInt32LE(0) as SyncMsg, payload: this.buf.subarray(8, 8 + len) });
+      out.push({ type: this.buf.readUInt32LE(0) as SyncMsg | WarmMsg, payload: this.buf.subarray(8, 8 + len) });
       this.buf = this.buf.subarray(8 + len);
     }
     return out;

@@ -10,6 +10,9 @@ import type { Spec } from "../../src/oci/runtime-spec.js";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const BERTH_OCI = path.join(REPO, "bin", "berth-oci");
+/** the warm path's C front-end (DESIGN.md "Start-up speed") */
+export const BERTH_OCI_WARM = path.join(REPO, "native", "build", "berth-oci");
+export type Path = "direct" | "warm";
 export const BUSYBOX = "/bin/busybox";
 
 export const isRoot = process.getuid?.() === 0;
@@ -30,6 +33,10 @@ export function makeRootfs(dir: string): string {
 
 export interface Sandbox {
   dir: string;
+  /** the berth-oci this sandbox runs: bin/berth-oci (direct) or the warm front-end */
+  binary: string;
+  /** environment for berth-oci: the warm service's socket lives in the sandbox */
+  env: NodeJS.ProcessEnv;
   root: string;
   rootfs: string;
   /** writes a bundle whose config is the default spec changed by `edit`; returns its directory */
@@ -44,13 +51,17 @@ export interface Result {
   stderr: string;
 }
 
-export function sandbox(): Sandbox {
+export function sandbox(mode: Path = "direct"): Sandbox {
   const dir = mkdtempSync(path.join(tmpdir(), "berth-test-"));
+  const warmSocket = path.join(dir, "warm", "warm.sock");
+  const env = { ...process.env, BERTH_WARM_SOCKET: warmSocket, BERTH_WARM_IDLE_MS: "20000" };
   const root = path.join(dir, "state");
   const rootfs = makeRootfs(path.join(dir, "rootfs"));
   let n = 0;
   const box: Sandbox = {
     dir,
+    binary: mode === "warm" ? BERTH_OCI_WARM : BERTH_OCI,
+    env,
     root,
     rootfs,
     bundle(name, edit) {
@@ -71,7 +82,8 @@ export function sandbox(): Sandbox {
       const o = openSync(out, "w");
       const e = openSync(err, "w");
       try {
-        const r = spawnSync(BERTH_OCI, ["--root", root, ...args], {
+        const r = spawnSync(box.binary, ["--root", root, ...args], {
+          env,
           cwd: opts?.cwd ?? dir,
           stdio: [opts?.input !== undefined ? "pipe" : "ignore", o, e],
           input: opts?.input,
@@ -87,6 +99,14 @@ export function sandbox(): Sandbox {
       // every container still under our root goes, then the directory
       if (existsSync(root)) {
         for (const id of readdirSync(root)) box.oci(["delete", "--force", id]);
+      }
+      // the warm service this sandbox started, by its pid
+      if (existsSync(warmSocket + ".pid")) {
+        try {
+          process.kill(Number(readFileSync(warmSocket + ".pid", "utf8")), "SIGTERM");
+        } catch {
+          // already gone
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -7,10 +7,11 @@ import { after, before, describe, test } from "node:test";
 import { type Sandbox, rootSkip, sandbox } from "../helpers/oci.js";
 import type { Spec } from "../../src/oci/runtime-spec.js";
 
-describe("berth-oci run: config features", { skip: rootSkip }, () => {
+for (const mode of ["direct", "warm"] as const)
+describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
   let box: Sandbox;
   before(() => {
-    box = sandbox();
+    box = sandbox(mode);
   });
   after(() => box?.cleanup());
 

@@ -6,10 +6,11 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cgroupLeftovers, rootSkip, type Sandbox, sandbox } from "../helpers/oci.js";
 
-describe("berth-oci: bad input", { skip: rootSkip }, () => {
+for (const mode of ["direct", "warm"] as const)
+describe(`berth-oci: bad input (${mode})`, { skip: rootSkip }, () => {
   let box: Sandbox;
   before(() => {
-    box = sandbox();
+    box = sandbox(mode);
   });
   after(() => box?.cleanup());
 

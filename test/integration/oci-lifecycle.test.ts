@@ -4,14 +4,15 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BERTH_OCI, cgroupLeftovers, rootSkip, type Sandbox, sandbox } from "../helpers/oci.js";
+import { cgroupLeftovers, rootSkip, type Sandbox, sandbox } from "../helpers/oci.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("berth-oci lifecycle", { skip: rootSkip }, () => {
+for (const mode of ["direct", "warm"] as const)
+describe(`berth-oci lifecycle (${mode})`, { skip: rootSkip }, () => {
   let box: Sandbox;
   before(() => {
-    box = sandbox();
+    box = sandbox(mode);
   });
   after(() => box?.cleanup());
 
@@ -94,7 +95,7 @@ describe("berth-oci lifecycle", { skip: rootSkip }, () => {
     const b = box.bundle("fg", (s) => {
       s.process!.args = ["sleep", "30"];
     });
-    const child = spawn(BERTH_OCI, ["--root", box.root, "run", "--bundle", b, "fg"], { stdio: "ignore" });
+    const child = spawn(box.binary, ["--root", box.root, "run", "--bundle", b, "fg"], { stdio: "ignore", env: box.env });
     const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
     for (let i = 0; i < 500; i++) {
       const r = box.oci(["state", "fg"]);

@@ -28,6 +28,7 @@ export function bundleOptions(env: CommandEnv, id: string, opts: CreateFlags) {
     id,
     bundle: path.resolve(env.cli.cwd, opts.bundle ?? "."),
     pidFile: opts.pidFile ? path.resolve(env.cli.cwd, opts.pidFile) : undefined,
+    launcher: env.cli.launcher,
   };
 }
 
@@ -38,7 +39,7 @@ export function register(program: Command, env: CommandEnv): void {
         const { invalidArgument } = await import("../../errors.js");
         throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
       }
-      await create(runtimeContext(program), bundleOptions(env, id, opts));
+      await create(runtimeContext(program, env.cli.cwd), bundleOptions(env, id, opts));
     },
   );
 }

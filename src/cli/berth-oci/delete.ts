@@ -3,13 +3,13 @@ import type { Command } from "commander";
 import { remove } from "../../runtime/index.js";
 import { type CommandEnv, runtimeContext } from "./globals.js";
 
-export function register(program: Command, _env: CommandEnv): void {
+export function register(program: Command, env: CommandEnv): void {
   program
     .command("delete")
     .description("delete a container and everything it holds on the host")
     .argument("<container-id>")
     .option("-f, --force", "kill the container first if it is still running")
     .action(async (id: string, opts: { force?: boolean }) => {
-      await remove(runtimeContext(program), id, opts.force);
+      await remove(runtimeContext(program, env.cli.cwd), id, opts.force);
     });
 }

@@ -1,4 +1,5 @@
 // Global flags shared by every berth-oci command (runc's names).
+import path from "node:path";
 import type { Command } from "commander";
 import type { RuntimeContext } from "../../runtime/index.js";
 import { DEFAULT_ROOT } from "../../runtime/index.js";
@@ -18,7 +19,7 @@ export interface CommandEnv {
   exitCode: number;
 }
 
-export function runtimeContext(program: Command): RuntimeContext {
+export function runtimeContext(program: Command, cwd = process.cwd()): RuntimeContext {
   const g = program.opts<GlobalOptions>();
-  return { root: g.root ?? DEFAULT_ROOT };
+  return { root: path.resolve(cwd, g.root ?? DEFAULT_ROOT) };
 }

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { kill } from "../../runtime/index.js";
 import { type CommandEnv, runtimeContext } from "./globals.js";
 
-export function register(program: Command, _env: CommandEnv): void {
+export function register(program: Command, env: CommandEnv): void {
   program
     .command("kill")
     .description("send a signal to a container's init process")
@@ -11,6 +11,6 @@ export function register(program: Command, _env: CommandEnv): void {
     .argument("[signal]", "signal name or number", "SIGTERM")
     .option("-a, --all", "send the signal to all processes in the container")
     .action((id: string, signal: string, opts: { all?: boolean }) => {
-      kill(runtimeContext(program), id, signal, opts.all);
+      kill(runtimeContext(program, env.cli.cwd), id, signal, opts.all);
     });
 }

@@ -1,4 +1,5 @@
 // berth-oci: an OCI runtime with runc's command line.
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { type CliContext, processContext, reportError } from "../context.js";
 import type { CommandEnv, GlobalOptions } from "./globals.js";
@@ -38,6 +39,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     const g = program.opts<GlobalOptions>();
     if (g.debug) process.env.BERTH_DEBUG = "1";
 
-    return reportError("berth-oci", e, { file: g.log, format: g.logFormat }, cli.stderr);
+    const log = g.log ? path.resolve(cli.cwd, g.log) : undefined;
+    return reportError("berth-oci", e, { file: log, format: g.logFormat }, cli.stderr);
   }
 }

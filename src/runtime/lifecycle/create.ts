@@ -1,8 +1,7 @@
 // create: build the container's namespaces, cgroup and root, and leave its init waiting
 // for `start` (runtime.md "create"). On any failure nothing is left behind.
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import path from "node:path";
 import { cgroupManager, type CgroupManager, detectCgroupMode } from "../../cgroups/index.js";
 import { BerthError, invalidArgument, notFound } from "../../errors.js";
@@ -11,7 +10,7 @@ import type { Spec } from "../../oci/runtime-spec.js";
 import { errnoMessage, procStat, sendSignal } from "../../sys/index.js";
 import type { RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
-import { executorPath } from "../executor.js";
+import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
 import { compilePlan } from "../plan.js";
 import { encodeMessage, encodePlan, type Message, MessageReader, SyncMsg, SyncPoint } from "../protocol.js";
 import { type ContainerRecord, StateDir } from "../state.js";
@@ -25,12 +24,14 @@ export interface CreateOptions {
   stay?: boolean;
   /** the container's stdio: fds inherited by the init (default: the caller's 0, 1, 2) */
   stdio?: [number | "ignore", number | "ignore", number | "ignore"];
+  /** who runs the plan (default: spawn the executor here) */
+  launcher?: Launcher;
 }
 
 export interface Created {
   record: ContainerRecord;
-  /** the executor, when `stay` was asked: it exits with the container's status */
-  executor?: ChildProcess;
+  /** with `stay`: the container's exit status once it has exited */
+  exited?: Promise<number>;
 }
 
 export function loadBundle(bundle: string): { spec: Spec; rootfs: string; bundle: string } {
@@ -76,7 +77,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   dir.claim();
   let pid = 0;
   let cgroupMade = false;
-  let executor: ChildProcess | undefined;
+  let launch: Launch | undefined;
   try {
     cgroup.create();
     cgroupMade = true;
@@ -85,11 +86,9 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       devices: effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices),
     });
 
-    const stdio = opts.stdio ?? [0, 1, 2];
-    executor = spawn(executorPath(), ["exec"], { stdio: [...stdio, "pipe"], env: {} });
-    const sync = executor.stdio[3] as Socket;
-    const channel = new SyncChannel(sync, executor);
-    sync.write(encodePlan(plan.ops));
+    launch = await (opts.launcher ?? spawnLauncher).launch(encodePlan(plan.ops), { stay: opts.stay ?? false, stdio: opts.stdio ?? [0, 1, 2] });
+    const sync = launch.sync;
+    const channel = new SyncChannel(sync, launch);
 
     for (;;) {
       const msg = await channel.next();
@@ -125,8 +124,8 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     dir.write(record);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     sync.destroy();
-    if (!opts.stay) executor.unref();
-    return { record, executor: opts.stay ? executor : undefined };
+    if (!opts.stay) launch.release();
+    return { record, exited: opts.stay ? launch.exited : undefined };
   } catch (e) {
     if (pid > 0) {
       try {
@@ -135,8 +134,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
         // already gone
       }
     }
-    executor?.kill("SIGKILL");
-    (executor?.stdio[3] as Socket | undefined)?.destroy();
+    launch?.kill();
     if (cgroupMade) {
       try {
         cgroup.killAll(9);
@@ -169,7 +167,7 @@ class SyncChannel {
   private waiting?: { resolve: (m: Message) => void; reject: (e: Error) => void };
   private ended?: Error;
 
-  constructor(sock: Socket, executor: ChildProcess) {
+  constructor(sock: Duplex, launch: Launch) {
     sock.on("data", (chunk: Buffer) => {
       for (const m of this.reader.push(chunk)) this.queue.push(m);
       this.flush();
@@ -177,11 +175,7 @@ class SyncChannel {
     const end = () => {
       // give the executor's exit status a moment to arrive for a better message
       setTimeout(() => {
-        const code = executor.exitCode ?? executor.signalCode;
-        this.ended ??= new BerthError(
-          "Internal",
-          `container init exited during setup${code !== null && code !== undefined ? ` (executor status ${code})` : ""}`,
-        );
+        this.ended ??= new BerthError("Internal", `container init exited during setup${launch.status()}`);
         this.flush();
       }, 20);
     };

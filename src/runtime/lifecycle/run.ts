@@ -1,6 +1,5 @@
 // run: create and start in one step; in the foreground the executor stays as the init's
 // parent and its exit status is the container's.
-import type { ChildProcess } from "node:child_process";
 import { sendSignal } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
 import { create, type CreateOptions } from "./create.js";
@@ -16,9 +15,8 @@ export interface Running {
 }
 
 export async function run(ctx: RuntimeContext, opts: CreateOptions & { detach?: boolean }): Promise<Running> {
-  const { executor } = await create(ctx, { ...opts, stay: !opts.detach });
+  const { exited } = await create(ctx, { ...opts, stay: !opts.detach });
   const container = Container.load(ctx, opts.id);
-  const exited = executor ? exitOf(executor) : undefined;
   try {
     await releaseInit(container);
   } catch (e) {
@@ -41,11 +39,4 @@ export async function run(ctx: RuntimeContext, opts: CreateOptions & { detach?: 
       return code;
     },
   };
-}
-
-function exitOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 255)));
-  });
 }
