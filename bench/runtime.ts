@@ -135,7 +135,10 @@ function findRuntimes(tmp: string): { runtimes: Runtime[]; notes: string[] } {
     runtimes.push({ name, tag, argv, root: path.join(tmp, "root", tag), version: versionOf(argv) });
 
   add("berth-oci", "berth", [process.execPath, BERTH_OCI]);
-  const warm = process.env.BERTH_OCI_WARM;
+  // the warm C front-end of this checkout unless BERTH_OCI_WARM names another; its service
+  // gets a socket in our temp dir, and is stopped by its pid at the end
+  const warm = process.env.BERTH_OCI_WARM ?? path.join(REPO, "native", "build", "berth-oci");
+  process.env.BERTH_WARM_SOCKET = path.join(tmp, "warm", "warm.sock");
   if (warm) {
     const p = path.resolve(warm);
     if (isExecutable(p)) add("berth-oci (warm)", "warm", [p]);
@@ -363,6 +366,14 @@ async function cleanup(runtimes: Runtime[], tmp: string, ids: Set<string>): Prom
     }
   }
   try {
+    const warmPid = path.join(tmp, "warm", "warm.sock.pid");
+    if (existsSync(warmPid)) {
+      try {
+        process.kill(Number(readFileSync(warmPid, "utf8")), "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
     rmSync(tmp, { recursive: true, force: true });
   } catch (e) {
     problems.push(`could not remove ${tmp}: ${(e as Error).message}`);
