@@ -191,6 +191,32 @@ describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
     assert.equal(r.stdout, "67108864\n42\n50000\n512\n", r.stderr);
   });
 
+  test("memory reservation and swap, cpuset and a relative cgroupsPath land in the host's cgroup files", () => {
+    const name = `rel-${process.pid}-${mode}`;
+    const b = box.bundle("cg-" + mode, (s) => {
+      s.process!.args = ["sleep", "30"];
+      s.linux!.cgroupsPath = name;
+      s.linux!.resources = { memory: { limit: 96 * 1024 * 1024, reservation: 32 * 1024 * 1024, swap: 128 * 1024 * 1024 }, cpu: { cpus: "0" } };
+    });
+    assert.equal(box.oci(["run", "-d", "--bundle", b, name]).code, 0);
+    try {
+      const pid = JSON.parse(box.oci(["state", name]).stdout).pid as number;
+      // relative to the caller's own cgroup in each hierarchy
+      const memLine = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => /:memory:/.test(l))!;
+      const own = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /:memory:/.test(l))!.split(":")[2];
+      assert.equal(memLine.split(":")[2], path.posix.join(own, name));
+      const dir = path.join("/sys/fs/cgroup/memory", own, name);
+      assert.equal(readFileSync(path.join(dir, "memory.limit_in_bytes"), "utf8").trim(), String(96 * 1024 * 1024));
+      assert.equal(readFileSync(path.join(dir, "memory.soft_limit_in_bytes"), "utf8").trim(), String(32 * 1024 * 1024));
+      assert.equal(readFileSync(path.join(dir, "memory.memsw.limit_in_bytes"), "utf8").trim(), String(128 * 1024 * 1024));
+      const cpusetLine = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => /:cpuset:/.test(l))!;
+      assert.equal(readFileSync(path.join("/sys/fs/cgroup/cpuset", cpusetLine.split(":")[2], "cpuset.cpus"), "utf8").trim(), "0");
+      assert.equal(readFileSync(`/proc/${pid}/status`, "utf8").match(/Cpus_allowed_list:\s+(\S+)/)![1], "0");
+    } finally {
+      box.oci(["delete", "--force", name]);
+    }
+  });
+
   test("the pids limit is enforced", () => {
     const r = run("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo all-started", (s) => {
       s.linux!.resources = { pids: { limit: 4 } };

@@ -1,7 +1,7 @@
 // The lifecycle of runtime.md on a real kernel: create, state, start, kill, delete, list.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cgroupLeftovers, rootSkip, type Sandbox, sandbox } from "../helpers/oci.js";
@@ -129,6 +129,20 @@ describe(`berth-oci lifecycle (${mode})`, { skip: rootSkip }, () => {
     const pid = state("never").pid!;
     assert.equal(box.oci(["delete", "never"]).code, 0);
     assert.equal(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] !== "Z", false);
+  });
+
+  test("the waiting init runs from a sealed memfd that cannot be written (CVE-2019-5736)", () => {
+    const b = box.bundle("sealed", (s) => {
+      s.process!.args = ["true"];
+    });
+    assert.equal(box.oci(["create", "--bundle", b, "sealed"]).code, 0);
+    try {
+      const pid = state("sealed").pid!;
+      assert.match(readlinkSync(`/proc/${pid}/exe`), /^\/memfd:berth-runtime/);
+      assert.throws(() => openSync(`/proc/${pid}/exe`, "r+"), /EPERM|ETXTBSY|EACCES/);
+    } finally {
+      box.oci(["delete", "--force", "sealed"]);
+    }
   });
 
   test("list shows every container with its status, as a table and as JSON", async () => {
