@@ -10,7 +10,6 @@ import {
   accessSync,
   closeSync,
   constants as fsConstants,
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,13 +18,13 @@ import {
   readdirSync,
   rmdirSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultSpec } from "../src/oci/index.js";
+import { makeRootfs } from "../test/helpers/oci.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BERTH_OCI = path.join(REPO, "bin", "berth-oci");
@@ -153,19 +152,6 @@ function findRuntimes(tmp: string): { runtimes: Runtime[]; notes: string[] } {
 }
 
 // ---------------------------------------------------------------- bundle
-
-/** A busybox-static root filesystem (as test/helpers/oci.ts makes for the tests). */
-function makeRootfs(dir: string): string {
-  const bin = path.join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  copyFileSync(BUSYBOX, path.join(bin, "busybox"));
-  const applets = spawnSync(BUSYBOX, ["--list"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-  for (const a of applets) if (a !== "busybox") symlinkSync("busybox", path.join(bin, a));
-  for (const d of ["proc", "sys", "dev", "etc", "tmp", "root"]) mkdirSync(path.join(dir, d), { recursive: true });
-  writeFileSync(path.join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  writeFileSync(path.join(dir, "etc/group"), "root:x:0:\n");
-  return dir;
-}
 
 /**
  * One config.json for every runtime. No linux.cgroupsPath: each runtime then names the
