@@ -119,7 +119,10 @@ static void __attribute__((noreturn)) fail(int err, const char *fmt, ...) {
   memcpy(payload + 4, label, l);
   if (send_msg(MSG_ERROR, payload, (uint32_t)(4 + l)) < 0) {
     /* Nobody listens any more (after start): tell the container's stderr. */
-    dprintf(2, "berth: %s: %s\n", label, strerror(err));
+    if (err)
+      dprintf(2, "berth: %s: %s\n", label, strerror(err));
+    else
+      dprintf(2, "berth: %s\n", label);
   }
   _exit(err == ENOENT ? 127 : (err == EACCES || err == ENOEXEC) ? 126 : 1);
 }
@@ -611,10 +614,50 @@ static void op_wait_start(const struct op *op) {
   if (state_fd < 0) fail(EBADF, "%s: no state directory", label);
   int fd = openat(state_fd, name, O_WRONLY | O_CLOEXEC);
   if (fd < 0) FAIL("%s", label);
-  close(state_fd);
-  state_fd = -1;
+  /* state_fd stays open (close-on-exec) for startContainer hooks' state */
   if (write_all(fd, "0", 1) < 0) FAIL("%s", label);
   close(fd);
+}
+
+static char **split_nul(const struct arg *a);
+
+/* A hook inside the container: its stdin is a state file TypeScript wrote in the state dir. */
+static void op_run_hook(const struct op *op) {
+  const char *label = arg_str(op, 0), *path = arg_str(op, 1), *stdin_name = arg_str(op, 5);
+  int64_t timeout = arg_int(op, 4);
+  if (state_fd < 0) fail(EBADF, "%s: no state directory", label);
+  int in = openat(state_fd, stdin_name, O_RDONLY | O_CLOEXEC);
+  if (in < 0) FAIL("%s", label);
+  pid_t pid = fork();
+  if (pid < 0) FAIL("%s", label);
+  if (pid == 0) {
+    dup2(in, 0);
+    char **argv = split_nul(&op->args[2]);
+    char **envp = split_nul(&op->args[3]);
+    execve(path, argv, envp);
+    dprintf(2, "berth: %s: %s\n", label, strerror(errno));
+    _exit(127);
+  }
+  close(in);
+  int status = 0;
+  long waited_ms = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) FAIL("%s", label);
+    if (timeout > 0) {
+      if (waited_ms >= timeout * 1000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail(0, "%s: timed out after %llds", label, (long long)timeout);
+      }
+      usleep(1000);
+      waited_ms++;
+    }
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) fail(ENOENT, "%s", label);
+  fail(0, "%s: exited with status %d", label, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
 static void op_seccomp(const struct op *op) {
@@ -831,6 +874,7 @@ static void run_plan(void) {
       break;
     case OP_WAIT_START: op_wait_start(op); break;
     case OP_SECCOMP: op_seccomp(op); break;
+    case OP_RUN_HOOK: op_run_hook(op); break;
     case OP_EXEC: op_exec(op); break;
     default: fail(EINVAL, "launch plan: unknown op %u", op->code);
     }

@@ -79,6 +79,7 @@ enum plan_op {
   OP_OOM_SCORE_ADJ = 34,/* label, value */
   OP_REMOUNT_RO = 35,   /* label, target: MS_REMOUNT|MS_BIND|MS_RDONLY keeping the mount's other flags */
   OP_UNSHARE = 36,      /* label, flags (e.g. the cgroup namespace, after joining the cgroup) */
+  OP_RUN_HOOK = 37,     /* label, path, argv, envp, timeout seconds (0 none), stdin file in the state dir */
   OP_COUNT
 };
 

@@ -6,6 +6,8 @@ import { type ContainerRecord, StateDir, statusOf, toState } from "./state.js";
 export interface RuntimeContext {
   /** the runtime's state root (--root) */
   root: string;
+  /** non-fatal problems (a failing poststart or poststop hook); the library never prints */
+  warn?: (message: string) => void;
 }
 
 export class Container {

@@ -4,7 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { capabilityMask } from "../oci/capabilities.js";
-import type { Mount, NamespaceType, Spec } from "../oci/runtime-spec.js";
+import type { Hook, Mount, NamespaceType, Spec } from "../oci/runtime-spec.js";
 import { DEFAULT_DEV_LINKS, DEFAULT_DEVICES, deviceTypeBits, makedev } from "./devices.js";
 import { MS, parseMountOptions, propagationFlags } from "./mounts.js";
 import { OpCode, type PlanOp, SyncPoint } from "./protocol.js";
@@ -44,6 +44,9 @@ export const RLIMITS: Record<string, number> = {
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 export const EXEC_FIFO = "exec.fifo";
+/** the state documents createContainer and startContainer hooks read on stdin (in the state dir) */
+export const HOOK_STATE_CREATE = "hook-state-create.json";
+export const HOOK_STATE_START = "hook-state-start.json";
 
 export interface PlanInput {
   /** a validated config */
@@ -114,6 +117,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   if (newMountNs) {
     addRootfsOps(op, input);
   } else {
+    addCreateHookOps(op, spec);
     op(OpCode.CHROOT, `chroot to ${rootfs}`, rootfs);
   }
 
@@ -172,6 +176,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   op(OpCode.LOOKUP_EXEC, `exec: "${proc.args[0]}"`, proc.args[0], pathVar);
   op(OpCode.READY, "report ready");
   op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
+  (spec.hooks?.startContainer ?? []).forEach((h, i) => addHookOp(op, "startContainer", i, h, HOOK_STATE_START));
   op(OpCode.EXEC, `exec: "${proc.args[0]}"`, nulJoin(proc.args), nulJoin(env));
   return { ops, newNamespaces: newNs };
 }
@@ -211,6 +216,7 @@ function addRootfsOps(op: AddOp, input: PlanInput): void {
       op(OpCode.MKNOD, `create device ${d.path}`, inRoot(d.path), mode, makedev(d.major ?? 0, d.minor ?? 0), d.uid ?? 0, d.gid ?? 0);
     }
   }
+  addCreateHookOps(op, spec);
   op(OpCode.PIVOT_ROOT, `pivot_root to ${rootfs}`, host(rootfs));
   if (rootProp) op(OpCode.MOUNT, `set rootfs propagation ${rootProp}`, "", "/", "", prop, "", 0);
 }
@@ -248,6 +254,19 @@ function addMountOps(op: AddOp, m: Mount, i: number, input: PlanInput): void {
     op(OpCode.MOUNT, what, source, target, type, opts.flags, opts.data, 1);
   }
   for (const p of opts.propagation) op(OpCode.MOUNT, `set propagation of ${dest}`, "", target, "", p, "", 0);
+}
+
+/** Hooks of the creation, just before pivot_root: the runtime's own (a sync point) then the container's. */
+function addCreateHookOps(op: AddOp, spec: Spec): void {
+  if ((spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0) {
+    op(OpCode.SYNC, "wait for prestart and createRuntime hooks", SyncPoint.HOOKS);
+  }
+  (spec.hooks?.createContainer ?? []).forEach((h, i) => addHookOp(op, "createContainer", i, h, HOOK_STATE_CREATE));
+}
+
+function addHookOp(op: AddOp, kind: string, i: number, h: Hook, stateFile: string): void {
+  const args = h.args && h.args.length > 0 ? h.args : [h.path];
+  op(OpCode.RUN_HOOK, `${kind} hook ${i} (${h.path})`, h.path, nulJoin(args), nulJoin(h.env ?? []), h.timeout ?? 0, stateFile);
 }
 
 /** A cgroup mount shows the container its own cgroups, read-only unless asked otherwise. */

@@ -66,6 +66,7 @@ export enum OpCode {
   OOM_SCORE_ADJ = 34,
   REMOUNT_RO = 35,
   UNSHARE = 36,
+  RUN_HOOK = 37,
 }
 
 export enum SyncMsg {

@@ -39,7 +39,7 @@ export function register(program: Command, env: CommandEnv): void {
         const { invalidArgument } = await import("../../errors.js");
         throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
       }
-      await create(runtimeContext(program, env.cli.cwd), bundleOptions(env, id, opts));
+      await create(runtimeContext(program, env.cli.cwd, env.cli.stderr), bundleOptions(env, id, opts));
     },
   );
 }

@@ -19,7 +19,7 @@ export interface CommandEnv {
   exitCode: number;
 }
 
-export function runtimeContext(program: Command, cwd = process.cwd()): RuntimeContext {
+export function runtimeContext(program: Command, cwd = process.cwd(), stderr?: NodeJS.WritableStream): RuntimeContext {
   const g = program.opts<GlobalOptions>();
-  return { root: path.resolve(cwd, g.root ?? DEFAULT_ROOT) };
+  return { root: path.resolve(cwd, g.root ?? DEFAULT_ROOT), warn: (m) => stderr?.write(`berth-oci: warning: ${m}\n`) };
 }

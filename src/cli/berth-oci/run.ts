@@ -14,7 +14,7 @@ export function register(program: Command, env: CommandEnv): void {
         const { invalidArgument } = await import("../../errors.js");
         throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
       }
-      const running = await run(runtimeContext(program, env.cli.cwd), { ...bundleOptions(env, id, opts), detach: opts.detach });
+      const running = await run(runtimeContext(program, env.cli.cwd, env.cli.stderr), { ...bundleOptions(env, id, opts), detach: opts.detach });
       if (opts.detach) return;
       if (env.cli.launcher) {
         // warm: the front-end is the init's parent and forwards the caller's signals itself

@@ -6,12 +6,13 @@ import path from "node:path";
 import { cgroupManager, type CgroupManager, detectCgroupMode } from "../../cgroups/index.js";
 import { BerthError, invalidArgument, notFound } from "../../errors.js";
 import { parseSpec } from "../../oci/validate.js";
-import type { Spec } from "../../oci/runtime-spec.js";
+import { OCI_VERSION, type Spec } from "../../oci/runtime-spec.js";
 import { errnoMessage, procStat, sendSignal } from "../../sys/index.js";
 import type { RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
 import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
-import { compilePlan } from "../plan.js";
+import { runHooks } from "../hooks.js";
+import { compilePlan, HOOK_STATE_CREATE, HOOK_STATE_START } from "../plan.js";
 import { encodeMessage, encodePlan, type Message, MessageReader, SyncMsg, SyncPoint } from "../protocol.js";
 import { type ContainerRecord, StateDir } from "../state.js";
 
@@ -97,14 +98,22 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       } else if (msg.type === SyncMsg.SYNC_REQ) {
         const point = msg.payload.readInt32LE(0);
         if (pid <= 0) throw new BerthError("Internal", "launch protocol: sync request before the init's pid");
-        if (point === SyncPoint.SETUP) setupFromParent(cgroup, pid);
+        const state = (status: "creating" | "created") => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
+        if (point === SyncPoint.SETUP) {
+          setupFromParent(cgroup, pid);
+          if (spec.hooks?.createContainer?.length) writeFileSync(path.join(dir.dir, HOOK_STATE_CREATE), JSON.stringify(state("creating")));
+          if (spec.hooks?.startContainer?.length) writeFileSync(path.join(dir.dir, HOOK_STATE_START), JSON.stringify(state("created")));
+        } else if (point === SyncPoint.HOOKS) {
+          await runHooks("prestart", spec.hooks?.prestart, state("creating"));
+          await runHooks("createRuntime", spec.hooks?.createRuntime, state("creating"));
+        }
         sync.write(encodeMessage(SyncMsg.SYNC_ACK, msg.payload));
       } else if (msg.type === SyncMsg.READY) {
         break;
       } else if (msg.type === SyncMsg.ERROR) {
         const errno = msg.payload.readInt32LE(0);
         const label = msg.payload.subarray(4).toString("utf8");
-        throw new BerthError(errno === 2 ? "NotFound" : "FailedPrecondition", `${label}: ${errnoMessage(errno)}`);
+        throw new BerthError(errno === 2 ? "NotFound" : "FailedPrecondition", errno ? `${label}: ${errnoMessage(errno)}` : label);
       }
     }
 

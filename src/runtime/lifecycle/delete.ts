@@ -3,6 +3,7 @@
 import { failedPrecondition } from "../../errors.js";
 import { processAlive, sendSignal, sleep } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
+import { runHooksWarn } from "../hooks.js";
 import { StateDir } from "../state.js";
 
 export async function remove(ctx: RuntimeContext, id: string, force = false): Promise<void> {
@@ -45,5 +46,9 @@ export async function remove(ctx: RuntimeContext, id: string, force = false): Pr
   const deadline = Date.now() + 10_000;
   while (processAlive(c.pid, c.record.initStartTime) && Date.now() < deadline) await sleep(2);
   c.cgroup.destroy();
+  const hooks = c.record.config.hooks?.poststop;
+  if (hooks?.length) {
+    await runHooksWarn("poststop", hooks, { ...c.state(), status: "stopped" }, (m) => ctx.warn?.(m));
+  }
   dir.remove();
 }

@@ -4,7 +4,7 @@ import { sendSignal } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
 import { create, type CreateOptions } from "./create.js";
 import { remove } from "./delete.js";
-import { releaseInit } from "./start.js";
+import { startContainer } from "./start.js";
 
 export interface Running {
   container: Container;
@@ -18,7 +18,7 @@ export async function run(ctx: RuntimeContext, opts: CreateOptions & { detach?: 
   const { exited } = await create(ctx, { ...opts, stay: !opts.detach });
   const container = Container.load(ctx, opts.id);
   try {
-    await releaseInit(container);
+    await startContainer(ctx, container);
   } catch (e) {
     await remove(ctx, opts.id, true);
     throw e;

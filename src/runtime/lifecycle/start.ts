@@ -3,13 +3,21 @@ import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
 import { BerthError, failedPrecondition } from "../../errors.js";
 import { processAlive, sleep } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
+import { runHooksWarn } from "../hooks.js";
 
 export async function start(ctx: RuntimeContext, id: string): Promise<Container> {
   const c = Container.load(ctx, id);
   const status = c.status();
   if (status !== "created") throw failedPrecondition(`container "${id}" is not in created state (status: ${status})`);
-  await releaseInit(c);
+  await startContainer(ctx, c);
   return c;
+}
+
+/** Releases the init, then runs the poststart hooks (their failures are warnings). */
+export async function startContainer(ctx: RuntimeContext, c: Container): Promise<void> {
+  await releaseInit(c);
+  const hooks = c.record.config.hooks?.poststart;
+  if (hooks?.length) await runHooksWarn("poststart", hooks, c.state(), (m) => ctx.warn?.(m));
 }
 
 /** Opens the exec fifo for reading: the init, blocked opening it for writing, sends one byte and execs. */
