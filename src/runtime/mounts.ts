@@ -71,6 +71,9 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** every option name berth-oci understands, for the features document */
+export const MOUNT_OPTION_NAMES: string[] = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), "tmpcopyup"].sort();
+
 export interface ParsedMountOptions {
   flags: number;
   propagation: number[];

@@ -11,8 +11,14 @@ import * as runCmd from "./run.js";
 import * as specCmd from "./spec.js";
 import * as startCmd from "./start.js";
 import * as stateCmd from "./state.js";
+import * as pauseCmd from "./pause.js";
+import * as psCmd from "./ps.js";
+import * as featuresCmd from "./features.js";
+import * as updateCmd from "./update.js";
+import * as eventsCmd from "./events.js";
+import { VERSION } from "./version.js";
 
-export const VERSION = "0.1.0";
+export { VERSION };
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
   const program = new Command("berth-oci");
@@ -28,7 +34,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     .option("--rootless <value>", "accepted for runc compatibility", "auto")
     .exitOverride()
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) });
-  for (const m of [specCmd, createCmd, startCmd, runCmd, stateCmd, killCmd, deleteCmd, listCmd]) m.register(program, env);
+  for (const m of [specCmd, createCmd, startCmd, runCmd, stateCmd, killCmd, deleteCmd, listCmd, pauseCmd, psCmd, updateCmd, eventsCmd, featuresCmd]) m.register(program, env);
   try {
     await program.parseAsync(argv, { from: "user" });
     return env.exitCode;
