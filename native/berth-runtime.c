@@ -28,6 +28,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <libgen.h>
+#include <poll.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -35,6 +39,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <setjmp.h>
 
 #include "protocol.h"
 
@@ -60,6 +65,10 @@ static int state_fd = -1;    /* OPEN_STATEDIR */
 static char exec_path[4096]; /* LOOKUP_EXEC */
 static const char *cur_label = "berth-runtime";
 static int front_control = -1; /* the warm service's control connection, in front-end mode */
+static jmp_buf front_stage0;    /* a failing stage0 op in the front-end returns to its control loop */
+static int front_in_stage0;
+static int console_fd = -1;    /* the child's end: the master is sent here */
+static int console_peer = -1;  /* stage0's end of CONSOLE_PAIR: receives the master to proxy */
 
 /* ---------- messages ---------- */
 
@@ -124,6 +133,7 @@ static void __attribute__((noreturn)) fail(int err, const char *fmt, ...) {
     else
       dprintf(2, "berth: %s\n", label);
   }
+  if (front_in_stage0) longjmp(front_stage0, 1); /* the service reports it; we wait for W_EXIT */
   _exit(err == ENOENT ? 127 : (err == EACCES || err == ENOEXEC) ? 126 : 1);
 }
 
@@ -660,6 +670,150 @@ static void op_run_hook(const struct op *op) {
   fail(0, "%s: exited with status %d", label, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
+/* ---------- terminals ---------- */
+
+static int send_fd(int sock, int fd, const char *name) {
+  struct msghdr msg = {0};
+  struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof(cbuf));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof(cbuf);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
+static int recv_fd(int sock) {
+  struct msghdr msg = {0};
+  char data[256];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof(cbuf);
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+static void op_console_socket(const struct op *op) {
+  const char *label = arg_str(op, 0), *path = arg_str(op, 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) FAIL("%s", label);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof(addr.sun_path)) fail(ENAMETOOLONG, "%s", label);
+  strcpy(addr.sun_path, path);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) FAIL("%s", label);
+  console_fd = fd;
+}
+
+static void op_console_pair(const struct op *op) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) FAIL("%s", arg_str(op, 0));
+  console_fd = sv[0];
+  console_peer = sv[1];
+}
+
+static void op_setup_tty(const struct op *op) {
+  const char *label = arg_str(op, 0);
+  unsigned short rows = (unsigned short)arg_int(op, 1), cols = (unsigned short)arg_int(op, 2);
+  uid_t uid = (uid_t)arg_int(op, 3);
+  gid_t gid = (gid_t)arg_int(op, 4);
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) FAIL("%s: open /dev/ptmx", label);
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) FAIL("%s: unlock pty", label);
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) FAIL("%s: open pty slave", label);
+  if (rows && cols) {
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    ioctl(master, TIOCSWINSZ, &ws);
+  }
+  if (fchown(slave, uid, gid) < 0 && errno != EINVAL) FAIL("%s: chown pty", label);
+  if (console_fd < 0) fail(EBADF, "%s: no console socket", label);
+  if (send_fd(console_fd, master, "/dev/ptmx") < 0) FAIL("%s: send pty master", label);
+  close(master);
+  close(console_fd);
+  console_fd = -1;
+  if (setsid() < 0) FAIL("%s: setsid", label);
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) FAIL("%s: set controlling terminal", label);
+  for (int i = 0; i <= 2; i++)
+    if (dup2(slave, i) < 0) FAIL("%s: dup pty", label);
+  if (slave > 2) close(slave);
+}
+
+static volatile sig_atomic_t winch_pending;
+static void note_winch(int sig) { (void)sig; winch_pending = 1; }
+
+/* run -t in the foreground: our stdio <-> the container's pty, until the child exits. */
+static int proxy_console(pid_t pid) {
+  int master = recv_fd(console_peer);
+  close(console_peer);
+  console_peer = -1;
+  if (master < 0) return -1; /* the child failed before its tty: just wait for it */
+  struct termios saved;
+  int raw = isatty(0) && tcgetattr(0, &saved) == 0;
+  if (raw) {
+    struct termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(0, TCSANOW, &t);
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) ioctl(master, TIOCSWINSZ, &ws);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = note_winch;
+  sigaction(SIGWINCH, &sa, NULL);
+  int stdin_open = 1;
+  char buf[16384];
+  for (;;) {
+    if (winch_pending) {
+      winch_pending = 0;
+      struct winsize ws;
+      if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) ioctl(master, TIOCSWINSZ, &ws);
+    }
+    struct pollfd p[2] = {{.fd = master, .events = POLLIN}, {.fd = stdin_open ? 0 : -1, .events = POLLIN}};
+    int r = poll(p, 2, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents & POLLIN) {
+      ssize_t n = read(master, buf, sizeof(buf));
+      if (n <= 0) break;
+      write_all(1, buf, (size_t)n);
+    } else if (p[0].revents & (POLLHUP | POLLERR)) {
+      break; /* every slave is closed: the container is done with its terminal */
+    }
+    if (p[1].revents & (POLLIN | POLLHUP)) {
+      ssize_t n = read(0, buf, sizeof(buf));
+      if (n <= 0) {
+        stdin_open = 0;
+        write_all(master, "\x04", 1); /* EOF for the program reading the terminal */
+      } else {
+        write_all(master, buf, (size_t)n);
+      }
+    }
+  }
+  if (raw) tcsetattr(0, TCSANOW, &saved);
+  close(master);
+  (void)pid;
+  return 0;
+}
+
 static void op_seccomp(const struct op *op) {
   const struct arg *prog = &op->args[1];
   unsigned int flags = (unsigned int)arg_int(op, 2);
@@ -727,6 +881,9 @@ static int wait_child(pid_t pid) {
   if (sync_fd >= 0) close(sync_fd);
   sync_fd = -1;
   if (state_fd >= 0) close(state_fd);
+  if (console_fd >= 0) close(console_fd);
+  console_fd = -1;
+  if (console_peer >= 0) proxy_console(pid);
   int status;
   for (;;) {
     pid_t r = waitpid(pid, &status, 0);
@@ -787,6 +944,8 @@ static void run_plan(void) {
             uint32_t hdr[3] = {W_CHILD_EXIT, 4, (uint32_t)code};
             write_all(front_control, hdr, sizeof(hdr));
           } else {
+            if (console_fd >= 0) close(console_fd);
+            console_fd = -1;
             close(sync_fd);
             sync_fd = -1;
             if (state_fd >= 0) close(state_fd);
@@ -798,8 +957,11 @@ static void run_plan(void) {
         _exit(0);
       }
       close(gate[1]);
+      front_in_stage0 = 0;
       if (front_control >= 0) close(front_control);
       front_control = -1;
+      if (console_peer >= 0) close(console_peer);
+      console_peer = -1;
       char go;
       if (read_all(gate[0], &go, 1) < 0) _exit(1);
       close(gate[0]);
@@ -875,6 +1037,9 @@ static void run_plan(void) {
     case OP_WAIT_START: op_wait_start(op); break;
     case OP_SECCOMP: op_seccomp(op); break;
     case OP_RUN_HOOK: op_run_hook(op); break;
+    case OP_CONSOLE_SOCKET: op_console_socket(op); break;
+    case OP_CONSOLE_PAIR: op_console_pair(op); break;
+    case OP_SETUP_TTY: op_setup_tty(op); break;
     case OP_EXEC: op_exec(op); break;
     default: fail(EINVAL, "launch plan: unknown op %u", op->code);
     }
@@ -907,8 +1072,6 @@ static void ensure_sealed(char **argv, char **envp) {
 
 /* ---------- the warm front-end (protocol.h, "The warm path") ---------- */
 
-#include <sys/un.h>
-#include <libgen.h>
 
 static char front_home[4096]; /* the checkout or package: bin/, dist/, native/ */
 
@@ -1066,8 +1229,15 @@ static int front_main(int argc, char **argv, char **envp) {
       if (dup2(sync, SYNC_FD) < 0) return 1;
       if (sync != SYNC_FD) close(sync);
       sync_fd = SYNC_FD;
-      read_plan(sync_fd);
-      run_plan(); /* returns in stage0 once the child is on its way */
+      front_in_stage0 = 1;
+      if (setjmp(front_stage0) == 0) {
+        read_plan(sync_fd);
+        run_plan(); /* returns in stage0 once the child is on its way */
+      } else if (sync_fd >= 0) {
+        close(sync_fd);
+        sync_fd = -1;
+      }
+      front_in_stage0 = 0;
       free(ops);
       ops = NULL;
       nops = 0;

@@ -80,6 +80,10 @@ enum plan_op {
   OP_REMOUNT_RO = 35,   /* label, target: MS_REMOUNT|MS_BIND|MS_RDONLY keeping the mount's other flags */
   OP_UNSHARE = 36,      /* label, flags (e.g. the cgroup namespace, after joining the cgroup) */
   OP_RUN_HOOK = 37,     /* label, path, argv, envp, timeout seconds (0 none), stdin file in the state dir */
+  OP_CONSOLE_SOCKET = 38, /* label, path: connect to the engine's console socket   (stage0) */
+  OP_CONSOLE_PAIR = 39, /* label: stage0 keeps the other end, proxies the pty to its stdio (stage0) */
+  OP_SETUP_TTY = 40,    /* label, rows, cols, uid, gid: open a pty in the container, send the
+                           master over the console socket, make the slave our stdio and ctty */
   OP_COUNT
 };
 

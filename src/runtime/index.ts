@@ -14,3 +14,4 @@ export { ps, type ContainerProcess } from "./lifecycle/ps.js";
 export { update } from "./lifecycle/update.js";
 export { stats, type StatsEvent } from "./lifecycle/events.js";
 export { features } from "./features.js";
+export { exec, type ExecOptions, type Executed } from "./lifecycle/exec.js";

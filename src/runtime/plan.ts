@@ -4,7 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { capabilityMask } from "../oci/capabilities.js";
-import type { Hook, Mount, NamespaceType, Spec } from "../oci/runtime-spec.js";
+import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/runtime-spec.js";
 import { DEFAULT_DEV_LINKS, DEFAULT_DEVICES, deviceTypeBits, makedev } from "./devices.js";
 import { MS, parseMountOptions, propagationFlags } from "./mounts.js";
 import { OpCode, type PlanOp, SyncPoint } from "./protocol.js";
@@ -60,6 +60,9 @@ export interface PlanInput {
   cgroupMode: "v1" | "v2";
   /** keep the executor as the container's parent and exit with its status (`run` in the foreground) */
   stay: boolean;
+  /** where the pty master goes when process.terminal is set (runc's --console-socket) */
+  consoleSocket?: string;
+  seccomp?: CompiledSeccomp;
 }
 
 export interface LaunchPlan {
@@ -78,14 +81,8 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   const proc = spec.process;
   if (!proc) throw invalidArgument("config.json: process: required to create a container");
   if (!proc.args || proc.args.length === 0) throw invalidArgument("config.json: process.args: must be a non-empty array of strings");
-  if (proc.terminal) {
-    throw invalidArgument(
-      "config.json: process.terminal: terminals are not supported by berth-oci yet",
-      "set process.terminal to false",
-    );
-  }
   const ops: PlanOp[] = [];
-  const op = (code: OpCode, ...args: [string, ...(string | number | bigint | Buffer)[]]) => ops.push({ code, args });
+  const op: AddOp = (code, ...args) => ops.push({ code, args });
 
   // ---- stage0: before clone
   const namespaces = spec.linux?.namespaces ?? [];
@@ -93,6 +90,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   const joined = namespaces.filter((n) => n.path);
   op(OpCode.MKFIFO, `create exec fifo in ${stateDir}`, path.join(stateDir, EXEC_FIFO), 0o622);
   op(OpCode.OPEN_STATEDIR, `open state directory ${stateDir}`, stateDir);
+  addConsoleOps(op, proc, input.consoleSocket, input.stay);
   for (const type of JOIN_ORDER) {
     for (const ns of joined.filter((n) => n.type === type)) {
       op(OpCode.SETNS, `join ${type} namespace ${ns.path}`, ns.path!, CLONE_FLAGS[type]);
@@ -142,19 +140,87 @@ export function compilePlan(input: PlanInput): LaunchPlan {
     if (spec.root?.readonly) op(OpCode.REMOUNT_RO, "remount root read-only", "/");
   }
   if (newNs.includes("network")) op(OpCode.LOOPBACK_UP, "bring up the loopback interface");
-  if (proc.oomScoreAdj !== undefined) op(OpCode.OOM_SCORE_ADJ, `set oom_score_adj ${proc.oomScoreAdj}`, proc.oomScoreAdj);
 
+  addProcessOps(op, proc, "config.json: process");
+  op(OpCode.READY, "report ready");
+  op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
+  (spec.hooks?.startContainer ?? []).forEach((h, i) => addHookOp(op, "startContainer", i, h, HOOK_STATE_START));
+  addExecOps(op, proc, input.seccomp);
+  return { ops, newNamespaces: newNs };
+}
+
+/** the /proc/<pid>/ns/ file of each namespace type */
+const NS_FILE: Record<NamespaceType, string> = {
+  pid: "pid",
+  network: "net",
+  mount: "mnt",
+  ipc: "ipc",
+  uts: "uts",
+  user: "user",
+  cgroup: "cgroup",
+  time: "time",
+};
+
+export interface ExecPlanInput {
+  /** the process to start, complete (defaults from the container's config already applied) */
+  process: Process;
+  /** the container's config: its namespaces are the ones joined */
+  spec: Spec;
+  /** the container's init, whose namespaces are joined */
+  initPid: number;
+  stay: boolean;
+  consoleSocket?: string;
+  seccomp?: CompiledSeccomp;
+}
+
+/** A new process in every namespace of a running container (runc exec). */
+export function compileExecPlan(input: ExecPlanInput): LaunchPlan {
+  const proc = input.process;
+  if (!proc.args || proc.args.length === 0) throw invalidArgument("process.args: must be a non-empty array of strings");
+  const ops: PlanOp[] = [];
+  const op: AddOp = (code, ...args) => ops.push({ code, args });
+  addConsoleOps(op, proc, input.consoleSocket, input.stay);
+  const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
+  for (const type of JOIN_ORDER) {
+    if (!types.has(type)) continue;
+    const file = `/proc/${input.initPid}/ns/${NS_FILE[type]}`;
+    op(OpCode.SETNS, `join ${type} namespace of the container (${file})`, file, CLONE_FLAGS[type]);
+  }
+  op(OpCode.CLONE, "clone exec process", 0, input.stay ? 1 : 0);
+  op(OpCode.SYNC, "wait for cgroups", SyncPoint.SETUP);
+  addProcessOps(op, proc, "process");
+  op(OpCode.READY, "report ready");
+  addExecOps(op, proc, input.seccomp);
+  return { ops, newNamespaces: [] };
+}
+
+/** Where the pty master goes: the engine's console socket, or our own stdio (run -t). */
+function addConsoleOps(op: AddOp, proc: Process, consoleSocket: string | undefined, stay: boolean): void {
+  if (!proc.terminal) {
+    if (consoleSocket) throw invalidArgument("--console-socket: process.terminal is false: there is no terminal to send");
+    return;
+  }
+  if (consoleSocket) op(OpCode.CONSOLE_SOCKET, `connect to console socket ${consoleSocket}`, path.resolve(consoleSocket));
+  else if (stay) op(OpCode.CONSOLE_PAIR, "create the console of the foreground container");
+  else throw invalidArgument("process.terminal: a detached container needs --console-socket to receive its terminal");
+}
+
+/** The process's own attributes: terminal, rlimits, umask, privileges, user, cwd, program. */
+function addProcessOps(op: AddOp, proc: Process, field: string): void {
+  if (proc.terminal) {
+    op(OpCode.SETUP_TTY, "set up the terminal", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, proc.user.uid, proc.user.gid);
+  }
+  if (proc.oomScoreAdj !== undefined) op(OpCode.OOM_SCORE_ADJ, `set oom_score_adj ${proc.oomScoreAdj}`, proc.oomScoreAdj);
   for (const rl of proc.rlimits ?? []) {
     const res = RLIMITS[rl.type];
-    if (res === undefined) throw invalidArgument(`config.json: process.rlimits: unknown type "${rl.type}"`);
+    if (res === undefined) throw invalidArgument(`${field}.rlimits: unknown type "${rl.type}"`);
     op(OpCode.SETRLIMIT, `set ${rl.type} to ${rl.soft}:${rl.hard}`, res, rlimitValue(rl.soft), rlimitValue(rl.hard));
   }
-  if (proc.user.umask !== undefined) op(OpCode.UMASK, "set umask", proc.user.umask);
-  else op(OpCode.UMASK, "set umask", 0o022);
+  op(OpCode.UMASK, "set umask", proc.user.umask ?? 0o022);
   if (proc.noNewPrivileges) op(OpCode.NO_NEW_PRIVS, "set no_new_privs");
 
   const caps = proc.capabilities ?? {};
-  const mask = (names: string[] | undefined, set: string) => capabilityMask(names ?? [], `process.capabilities.${set}`);
+  const mask = (names: string[] | undefined, set: string) => capabilityMask(names ?? [], `${field}.capabilities.${set}`);
   const bounding = mask(caps.bounding, "bounding");
   const effective = mask(caps.effective, "effective");
   const permitted = mask(caps.permitted, "permitted");
@@ -170,18 +236,24 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   op(OpCode.CAPSET, "set capabilities", effective, permitted, inheritable);
   op(OpCode.AMBIENT, "raise ambient capabilities", ambient);
   op(OpCode.CHDIR, `chdir to cwd ${proc.cwd}`, proc.cwd);
-
   const env = proc.env ?? [];
   const pathVar = env.filter((e) => e.startsWith("PATH=")).pop()?.slice(5) ?? DEFAULT_PATH;
-  op(OpCode.LOOKUP_EXEC, `exec: "${proc.args[0]}"`, proc.args[0], pathVar);
-  op(OpCode.READY, "report ready");
-  op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
-  (spec.hooks?.startContainer ?? []).forEach((h, i) => addHookOp(op, "startContainer", i, h, HOOK_STATE_START));
-  op(OpCode.EXEC, `exec: "${proc.args[0]}"`, nulJoin(proc.args), nulJoin(env));
-  return { ops, newNamespaces: newNs };
+  op(OpCode.LOOKUP_EXEC, `exec: "${proc.args![0]}"`, proc.args![0], pathVar);
+}
+
+/** The last two steps: the seccomp filter, then the program. */
+function addExecOps(op: AddOp, proc: Process, seccomp?: CompiledSeccomp): void {
+  if (seccomp) op(OpCode.SECCOMP, "load the seccomp filter", seccomp.program, seccomp.flags);
+  op(OpCode.EXEC, `exec: "${proc.args![0]}"`, nulJoin(proc.args!), nulJoin(proc.env ?? []));
 }
 
 type AddOp = (code: OpCode, ...args: [string, ...(string | number | bigint | Buffer)[]]) => void;
+
+/** A compiled seccomp filter (src/runtime/seccomp): the bytes and the seccomp(2) flags. */
+export interface CompiledSeccomp {
+  program: Buffer;
+  flags: number;
+}
 
 /** Mounts, devices and pivot_root, in the new mount namespace. */
 function addRootfsOps(op: AddOp, input: PlanInput): void {

@@ -67,6 +67,9 @@ export enum OpCode {
   REMOUNT_RO = 35,
   UNSHARE = 36,
   RUN_HOOK = 37,
+  CONSOLE_SOCKET = 38,
+  CONSOLE_PAIR = 39,
+  SETUP_TTY = 40,
 }
 
 export enum SyncMsg {

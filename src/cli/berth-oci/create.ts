@@ -29,16 +29,13 @@ export function bundleOptions(env: CommandEnv, id: string, opts: CreateFlags) {
     bundle: path.resolve(env.cli.cwd, opts.bundle ?? "."),
     pidFile: opts.pidFile ? path.resolve(env.cli.cwd, opts.pidFile) : undefined,
     launcher: env.cli.launcher,
+    consoleSocket: opts.consoleSocket ? path.resolve(env.cli.cwd, opts.consoleSocket) : undefined,
   };
 }
 
 export function register(program: Command, env: CommandEnv): void {
   addCreateFlags(program.command("create").description("create a container").argument("<container-id>")).action(
     async (id: string, opts: CreateFlags) => {
-      if (opts.consoleSocket) {
-        const { invalidArgument } = await import("../../errors.js");
-        throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
-      }
       await create(runtimeContext(program, env.cli.cwd, env.cli.stderr), bundleOptions(env, id, opts));
     },
   );

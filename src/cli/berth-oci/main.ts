@@ -16,6 +16,7 @@ import * as psCmd from "./ps.js";
 import * as featuresCmd from "./features.js";
 import * as updateCmd from "./update.js";
 import * as eventsCmd from "./events.js";
+import * as execCmd from "./exec.js";
 import { VERSION } from "./version.js";
 
 export { VERSION };
@@ -32,9 +33,10 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     .option("--debug", "verbose errors")
     .option("--systemd-cgroup", "accepted for runc compatibility (cgroupfs is used)")
     .option("--rootless <value>", "accepted for runc compatibility", "auto")
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) });
-  for (const m of [specCmd, createCmd, startCmd, runCmd, stateCmd, killCmd, deleteCmd, listCmd, pauseCmd, psCmd, updateCmd, eventsCmd, featuresCmd]) m.register(program, env);
+  for (const m of [specCmd, createCmd, startCmd, runCmd, stateCmd, killCmd, deleteCmd, listCmd, execCmd, pauseCmd, psCmd, updateCmd, eventsCmd, featuresCmd]) m.register(program, env);
   try {
     await program.parseAsync(argv, { from: "user" });
     return env.exitCode;

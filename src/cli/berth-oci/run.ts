@@ -10,10 +10,6 @@ export function register(program: Command, env: CommandEnv): void {
   addCreateFlags(program.command("run").description("create and run a container").argument("<container-id>"))
     .option("-d, --detach", "detach from the container's process")
     .action(async (id: string, opts: CreateFlags & { detach?: boolean }) => {
-      if (opts.consoleSocket) {
-        const { invalidArgument } = await import("../../errors.js");
-        throw invalidArgument("--console-socket: terminals are not supported by berth-oci yet");
-      }
       const running = await run(runtimeContext(program, env.cli.cwd, env.cli.stderr), { ...bundleOptions(env, id, opts), detach: opts.detach });
       if (opts.detach) return;
       if (env.cli.launcher) {

@@ -1,19 +1,19 @@
 // create: build the container's namespaces, cgroup and root, and leave its init waiting
 // for `start` (runtime.md "create"). On any failure nothing is left behind.
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import type { Duplex } from "node:stream";
 import path from "node:path";
 import { cgroupManager, type CgroupManager, detectCgroupMode } from "../../cgroups/index.js";
 import { BerthError, invalidArgument, notFound } from "../../errors.js";
 import { parseSpec } from "../../oci/validate.js";
 import { OCI_VERSION, type Spec } from "../../oci/runtime-spec.js";
-import { errnoMessage, procStat, sendSignal } from "../../sys/index.js";
+import { procStat, sendSignal } from "../../sys/index.js";
 import type { RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
 import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
 import { runHooks } from "../hooks.js";
 import { compilePlan, HOOK_STATE_CREATE, HOOK_STATE_START } from "../plan.js";
-import { encodeMessage, encodePlan, type Message, MessageReader, SyncMsg, SyncPoint } from "../protocol.js";
+import { encodePlan, SyncPoint } from "../protocol.js";
+import { launchPlan } from "../session.js";
 import { type ContainerRecord, StateDir } from "../state.js";
 
 export interface CreateOptions {
@@ -27,6 +27,8 @@ export interface CreateOptions {
   stdio?: [number | "ignore", number | "ignore", number | "ignore"];
   /** who runs the plan (default: spawn the executor here) */
   launcher?: Launcher;
+  /** runc's --console-socket: the unix socket that receives the pty master */
+  consoleSocket?: string;
 }
 
 export interface Created {
@@ -73,6 +75,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     cgroupPaths: cgroup.paths(),
     cgroupMode: detectCgroupMode(),
     stay: opts.stay ?? false,
+    consoleSocket: opts.consoleSocket,
   });
 
   dir.claim();
@@ -87,17 +90,13 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       devices: effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices),
     });
 
-    launch = await (opts.launcher ?? spawnLauncher).launch(encodePlan(plan.ops), { stay: opts.stay ?? false, stdio: opts.stdio ?? [0, 1, 2] });
-    const sync = launch.sync;
-    const channel = new SyncChannel(sync, launch);
-
-    for (;;) {
-      const msg = await channel.next();
-      if (msg.type === SyncMsg.CHILD_PID) {
-        pid = msg.payload.readInt32LE(0);
-      } else if (msg.type === SyncMsg.SYNC_REQ) {
-        const point = msg.payload.readInt32LE(0);
-        if (pid <= 0) throw new BerthError("Internal", "launch protocol: sync request before the init's pid");
+    const session = await launchPlan(opts.launcher ?? spawnLauncher, encodePlan(plan.ops), {
+      stay: opts.stay ?? false,
+      stdio: opts.stdio ?? [0, 1, 2],
+      onPid: (p) => {
+        pid = p;
+      },
+      onSync: async (point) => {
         const state = (status: "creating" | "created") => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
         if (point === SyncPoint.SETUP) {
           setupFromParent(cgroup, pid);
@@ -107,15 +106,9 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
           await runHooks("prestart", spec.hooks?.prestart, state("creating"));
           await runHooks("createRuntime", spec.hooks?.createRuntime, state("creating"));
         }
-        sync.write(encodeMessage(SyncMsg.SYNC_ACK, msg.payload));
-      } else if (msg.type === SyncMsg.READY) {
-        break;
-      } else if (msg.type === SyncMsg.ERROR) {
-        const errno = msg.payload.readInt32LE(0);
-        const label = msg.payload.subarray(4).toString("utf8");
-        throw new BerthError(errno === 2 ? "NotFound" : "FailedPrecondition", errno ? `${label}: ${errnoMessage(errno)}` : label);
-      }
-    }
+      },
+    });
+    launch = session.launch;
 
     const stat = procStat(pid);
     if (!stat) throw new BerthError("Internal", "container init exited before it was ready");
@@ -132,7 +125,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     };
     dir.write(record);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
-    sync.destroy();
+    launch.sync.destroy();
     if (!opts.stay) launch.release();
     return { record, exited: opts.stay ? launch.exited : undefined };
   } catch (e) {
@@ -167,49 +160,4 @@ export function writePidFile(file: string, pid: number): void {
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
   writeFileSync(tmp, String(pid));
   renameSync(tmp, abs);
-}
-
-/** Messages from the executor, one at a time; the end of the stream is an error. */
-class SyncChannel {
-  private readonly reader = new MessageReader();
-  private readonly queue: Message[] = [];
-  private waiting?: { resolve: (m: Message) => void; reject: (e: Error) => void };
-  private ended?: Error;
-
-  constructor(sock: Duplex, launch: Launch) {
-    sock.on("data", (chunk: Buffer) => {
-      for (const m of this.reader.push(chunk)) this.queue.push(m);
-      this.flush();
-    });
-    const end = () => {
-      // give the executor's exit status a moment to arrive for a better message
-      setTimeout(() => {
-        this.ended ??= new BerthError("Internal", `container init exited during setup${launch.status()}`);
-        this.flush();
-      }, 20);
-    };
-    sock.on("end", end);
-    sock.on("error", end);
-  }
-
-  next(): Promise<Message> {
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (!this.waiting) return;
-    const m = this.queue.shift();
-    if (m) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w.resolve(m);
-    } else if (this.ended) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w.reject(this.ended);
-    }
-  }
 }
