@@ -5,6 +5,7 @@ import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { capabilityMask } from "../oci/capabilities.js";
 import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/runtime-spec.js";
+import { mappedId } from "./idmap.js";
 import { DEFAULT_DEV_LINKS, DEFAULT_DEVICES, deviceTypeBits, makedev } from "./devices.js";
 import { MS, parseMountOptions, propagationFlags } from "./mounts.js";
 import { OpCode, type PlanOp, SyncPoint } from "./protocol.js";
@@ -63,6 +64,8 @@ export interface PlanInput {
   /** where the pty master goes when process.terminal is set (runc's --console-socket) */
   consoleSocket?: string;
   seccomp?: CompiledSeccomp;
+  /** the caller is not root: no setgroups in a new user namespace */
+  rootless?: boolean;
 }
 
 export interface LaunchPlan {
@@ -106,6 +109,13 @@ export function compilePlan(input: PlanInput): LaunchPlan {
 
   // ---- container init
   op(OpCode.SYNC, "wait for cgroups and id maps", SyncPoint.SETUP);
+  const userNs = newNs.includes("user");
+  if (userNs) {
+    // with the maps written, take the namespace's root ids so that files we create are mapped
+    const uids = spec.linux?.uidMappings;
+    const gids = spec.linux?.gidMappings;
+    if (mappedId(uids, 0) && mappedId(gids, 0)) op(OpCode.SETUSER, "become root in the user namespace", 0, 0, Buffer.alloc(0), 0);
+  }
   if (newNs.includes("cgroup")) op(OpCode.UNSHARE, "create cgroup namespace", CLONE_FLAGS.cgroup);
   if (newNs.includes("time")) {
     throw invalidArgument("config.json: linux.namespaces: time namespaces are not supported by berth-oci yet");
@@ -141,7 +151,12 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   }
   if (newNs.includes("network")) op(OpCode.LOOPBACK_UP, "bring up the loopback interface");
 
-  addProcessOps(op, proc, "config.json: process");
+  // a rootless caller had to deny setgroups(2) to write its gid map
+  const setgroups = !(userNs && input.rootless);
+  if (!setgroups && (proc.user.additionalGids?.length ?? 0) > 0) {
+    throw invalidArgument("config.json: process.user.additionalGids: not possible in a rootless container (setgroups is denied)");
+  }
+  addProcessOps(op, proc, "config.json: process", setgroups);
   op(OpCode.READY, "report ready");
   op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
   (spec.hooks?.startContainer ?? []).forEach((h, i) => addHookOp(op, "startContainer", i, h, HOOK_STATE_START));
@@ -206,7 +221,7 @@ function addConsoleOps(op: AddOp, proc: Process, consoleSocket: string | undefin
 }
 
 /** The process's own attributes: terminal, rlimits, umask, privileges, user, cwd, program. */
-function addProcessOps(op: AddOp, proc: Process, field: string): void {
+function addProcessOps(op: AddOp, proc: Process, field: string, setgroups = true): void {
   if (proc.terminal) {
     op(OpCode.SETUP_TTY, "set up the terminal", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, proc.user.uid, proc.user.gid);
   }
@@ -231,7 +246,7 @@ function addProcessOps(op: AddOp, proc: Process, field: string): void {
   const user = proc.user;
   const groups = Buffer.alloc(4 * (user.additionalGids?.length ?? 0));
   (user.additionalGids ?? []).forEach((g, i) => groups.writeUInt32LE(g, i * 4));
-  op(OpCode.SETUSER, `set user ${user.uid}:${user.gid}`, user.uid, user.gid, groups, 1);
+  op(OpCode.SETUSER, `set user ${user.uid}:${user.gid}`, user.uid, user.gid, groups, setgroups ? 1 : 0);
   op(OpCode.KEEPCAPS, "clear keep-capabilities", 0);
   op(OpCode.CAPSET, "set capabilities", effective, permitted, inheritable);
   op(OpCode.AMBIENT, "raise ambient capabilities", ambient);
@@ -271,8 +286,14 @@ function addRootfsOps(op: AddOp, input: PlanInput): void {
 
   const devMount = mounts.find((m) => path.posix.normalize(m.destination) === "/dev");
   const devIsBind = devMount !== undefined && parseMountOptions(devMount.options, "").bind;
+  const userNs = spec.linux?.namespaces?.some((n) => n.type === "user") ?? false;
   if (!devIsBind) {
     for (const d of [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]) {
+      if (userNs) {
+        // mknod is not allowed in a user namespace: the host's node is bound instead (as runc)
+        op(OpCode.MOUNT, `bind device ${d.path}`, d.path, inRoot(d.path), "", MS.BIND, "", 2);
+        continue;
+      }
       const mode = deviceTypeBits(d.type) | (d.fileMode ?? 0o666);
       const dev = d.type === "p" ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
       op(OpCode.MKNOD, `create device ${d.path}`, inRoot(d.path), mode, dev, d.uid ?? 0, d.gid ?? 0);

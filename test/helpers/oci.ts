@@ -1,7 +1,7 @@
 // Helpers for integration tests: busybox bundles, a throwaway --root, and berth-oci runs
 // whose output is captured in files (a created container keeps the caller's stdio open).
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,6 +53,8 @@ export interface Result {
 
 export function sandbox(mode: Path = "direct"): Sandbox {
   const dir = mkdtempSync(path.join(tmpdir(), "berth-test-"));
+  // containers in a user namespace run as unprivileged host ids: they must reach the rootfs
+  chmodSync(dir, 0o755);
   const warmSocket = path.join(dir, "warm", "warm.sock");
   const env = { ...process.env, BERTH_WARM_SOCKET: warmSocket, BERTH_WARM_IDLE_MS: "20000" };
   const root = path.join(dir, "state");

@@ -11,6 +11,7 @@ import type { RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
 import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
 import { runHooks } from "../hooks.js";
+import { mapText, writeIdMaps } from "../idmap.js";
 import { compilePlan, HOOK_STATE_CREATE, HOOK_STATE_START } from "../plan.js";
 import { encodePlan, SyncPoint } from "../protocol.js";
 import { launchPlan } from "../session.js";
@@ -66,8 +67,13 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   if (dir.exists()) throw new BerthError("AlreadyExists", `container "${opts.id}" already exists`);
   const { spec, rootfs, bundle } = loadBundle(opts.bundle);
   const cgroupsPath = spec.linux?.cgroupsPath;
+  const rootless = process.geteuid?.() !== 0;
   // everything that can be checked without side effects is checked before the first one
-  const cgroup = cgroupManager({ cgroupsPath, containerId: opts.id });
+  const userNs = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+  const maps = userNs
+    ? { uid: mapText(spec.linux?.uidMappings ?? [], "config.json: linux.uidMappings"), gid: mapText(spec.linux?.gidMappings ?? [], "config.json: linux.gidMappings") }
+    : undefined;
+  const cgroup = containerCgroup(cgroupsPath, opts.id, rootless, spec);
   const plan = compilePlan({
     spec,
     rootfs,
@@ -76,6 +82,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     cgroupMode: detectCgroupMode(),
     stay: opts.stay ?? false,
     consoleSocket: opts.consoleSocket,
+    rootless,
   });
 
   dir.claim();
@@ -99,6 +106,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       onSync: async (point) => {
         const state = (status: "creating" | "created") => ({ ociVersion: OCI_VERSION, id: opts.id, status, pid, bundle, annotations: spec.annotations });
         if (point === SyncPoint.SETUP) {
+          if (maps) writeIdMaps(pid, maps.uid, maps.gid, rootless);
           setupFromParent(cgroup, pid);
           if (spec.hooks?.createContainer?.length) writeFileSync(path.join(dir.dir, HOOK_STATE_CREATE), JSON.stringify(state("creating")));
           if (spec.hooks?.startContainer?.length) writeFileSync(path.join(dir.dir, HOOK_STATE_START), JSON.stringify(state("created")));
@@ -150,7 +158,46 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   }
 }
 
-/** What the parent does for the init before it may go on: its cgroup (and later id maps). */
+/**
+ * The container's cgroup. A rootless caller usually may not create cgroups (v1 has no
+ * delegation): without resources to enforce it goes without, as runc does.
+ */
+function containerCgroup(cgroupsPath: string | undefined, id: string, rootless: boolean, spec: Spec): CgroupManager {
+  const real = cgroupManager({ cgroupsPath, containerId: id });
+  if (!rootless) return real;
+  try {
+    real.create();
+    real.destroy();
+    return real;
+  } catch (e) {
+    const r = spec.linux?.resources;
+    const asked = r && Object.entries(r).some(([k, v]) => k !== "devices" && v !== undefined);
+    if (asked) throw invalidArgument(`config.json: linux.resources: a rootless container cannot have limits here: ${(e as Error).message}`);
+    return noCgroup(real);
+  }
+}
+
+/** Stands in for a cgroup a rootless container does not have. */
+function noCgroup(real: CgroupManager): CgroupManager {
+  return {
+    mode: real.mode,
+    create: () => undefined,
+    apply: () => undefined,
+    addProcess: () => undefined,
+    pids: () => [],
+    stats: () => ({ memory: { usage: 0, limit: -1 }, cpu: { usageNanos: 0 }, pids: { current: 0, limit: 0 } }),
+    freeze: () => {
+      throw invalidArgument("a rootless container without a cgroup cannot be paused");
+    },
+    thaw: () => undefined,
+    isFrozen: () => false,
+    killAll: () => undefined,
+    destroy: () => undefined,
+    paths: () => ({}),
+  };
+}
+
+/** What the parent does for the init before it may go on: its cgroup. */
 function setupFromParent(cgroup: CgroupManager, pid: number): void {
   cgroup.addProcess(pid);
 }
