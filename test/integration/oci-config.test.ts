@@ -217,6 +217,20 @@ describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
     }
   });
 
+  test("the devices cgroup: a device outside the allow list cannot be opened; an allowed one can", () => {
+    // /dev/loop-control (c 10:237): opening it needs no capability, only the device cgroup's leave
+    const bind = (s: Spec) => s.mounts!.push({ destination: "/dev/loop-control", type: "bind", source: "/dev/loop-control", options: ["bind"] });
+    const script = "(exec 3</dev/loop-control) && echo opened || echo refused";
+    const denied = run(script, bind);
+    assert.equal(denied.stdout, "refused\n");
+    assert.match(denied.stderr, /Operation not permitted/);
+    const allowed = run(script, (s) => {
+      bind(s);
+      s.linux!.resources = { devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 10, minor: 237, access: "r" }] };
+    });
+    assert.equal(allowed.stdout, "opened\n", allowed.stderr);
+  });
+
   test("the pids limit is enforced", () => {
     const r = run("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo all-started", (s) => {
       s.linux!.resources = { pids: { limit: 4 } };
