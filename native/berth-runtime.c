@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1040,6 +1041,9 @@ static void run_plan(void) {
     case OP_CONSOLE_SOCKET: op_console_socket(op); break;
     case OP_CONSOLE_PAIR: op_console_pair(op); break;
     case OP_SETUP_TTY: op_setup_tty(op); break;
+    case OP_PERSONALITY:
+      if (personality((unsigned long)arg_int(op, 1)) < 0) FAIL("%s", cur_label);
+      break;
     case OP_EXEC: op_exec(op); break;
     default: fail(EINVAL, "launch plan: unknown op %u", op->code);
     }

@@ -99,6 +99,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
       op(OpCode.SETNS, `join ${type} namespace ${ns.path}`, ns.path!, CLONE_FLAGS[type]);
     }
   }
+  if (newNs.includes("time")) addTimeNamespaceOps(op, spec);
   let cloneFlags = 0;
   for (const type of newNs) {
     // the cgroup namespace is unshared after the init has joined its cgroup, so that it is the root
@@ -117,9 +118,6 @@ export function compilePlan(input: PlanInput): LaunchPlan {
     if (mappedId(uids, 0) && mappedId(gids, 0)) op(OpCode.SETUSER, "become root in the user namespace", 0, 0, Buffer.alloc(0), 0);
   }
   if (newNs.includes("cgroup")) op(OpCode.UNSHARE, "create cgroup namespace", CLONE_FLAGS.cgroup);
-  if (newNs.includes("time")) {
-    throw invalidArgument("config.json: linux.namespaces: time namespaces are not supported by berth-oci yet");
-  }
 
   const newMountNs = newNs.includes("mount");
   if (newMountNs) {
@@ -156,6 +154,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   if (!setgroups && (proc.user.additionalGids?.length ?? 0) > 0) {
     throw invalidArgument("config.json: process.user.additionalGids: not possible in a rootless container (setgroups is denied)");
   }
+  if (spec.linux?.personality) op(OpCode.PERSONALITY, `set personality ${spec.linux.personality.domain}`, personality(spec.linux.personality));
   addProcessOps(op, proc, "config.json: process", setgroups);
   op(OpCode.READY, "report ready");
   op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
@@ -207,6 +206,31 @@ export function compileExecPlan(input: ExecPlanInput): LaunchPlan {
   op(OpCode.READY, "report ready");
   addExecOps(op, proc, input.seccomp);
   return { ops, newNamespaces: [] };
+}
+
+/**
+ * A time namespace only applies to children of the process that unshares it, and its
+ * offsets must be written before the first one: so stage0 unshares, writes, then clones.
+ */
+function addTimeNamespaceOps(op: AddOp, spec: Spec): void {
+  op(OpCode.UNSHARE, "create time namespace", CLONE_FLAGS.time);
+  const lines: string[] = [];
+  for (const [clock, off] of Object.entries(spec.linux?.timeOffsets ?? {})) {
+    if (clock !== "monotonic" && clock !== "boottime") {
+      throw invalidArgument(`config.json: linux.timeOffsets: unknown clock "${clock}" (expected monotonic or boottime)`);
+    }
+    lines.push(`${clock} ${off.secs ?? 0} ${off.nanosecs ?? 0}\n`);
+  }
+  // one write per clock: the kernel takes each line as a separate write
+  for (const line of lines) op(OpCode.WRITE_FILE, "set time namespace offsets", "/proc/self/timens_offsets", line);
+}
+
+/** personality(2) from linux.personality: LINUX or LINUX32 (flags are not defined yet by the spec). */
+function personality(p: { domain: string; flags?: string[] }): number {
+  if (p.flags && p.flags.length > 0) throw invalidArgument("config.json: linux.personality.flags: no flags are supported");
+  if (p.domain === "LINUX") return 0x0000;
+  if (p.domain === "LINUX32") return 0x0008;
+  throw invalidArgument(`config.json: linux.personality.domain: unknown domain "${p.domain}" (expected LINUX or LINUX32)`);
 }
 
 /** Where the pty master goes: the engine's console socket, or our own stdio (run -t). */

@@ -70,6 +70,7 @@ export enum OpCode {
   CONSOLE_SOCKET = 38,
   CONSOLE_PAIR = 39,
   SETUP_TTY = 40,
+  PERSONALITY = 41,
 }
 
 export enum SyncMsg {

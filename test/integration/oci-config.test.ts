@@ -231,6 +231,23 @@ describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
     assert.equal(allowed.stdout, "opened\n", allowed.stderr);
   });
 
+  test("a time namespace with a boottime offset moves the container's uptime; the host's stays", () => {
+    const r = run("cut -d. -f1 /proc/uptime", (s) => {
+      s.linux!.namespaces!.push({ type: "time" });
+      s.linux!.timeOffsets = { boottime: { secs: 10_000_000 } };
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Number(r.stdout) > 10_000_000, r.stdout);
+    assert.ok(Number(readFileSync("/proc/uptime", "utf8").split(".")[0]) < 10_000_000);
+  });
+
+  test("linux.personality LINUX32 makes uname report a 32-bit machine", () => {
+    const r = run("uname -m", (s) => {
+      s.linux!.personality = { domain: "LINUX32" };
+    });
+    assert.equal(r.stdout, "i686\n", r.stderr);
+  });
+
   test("the pids limit is enforced", () => {
     const r = run("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo all-started", (s) => {
       s.linux!.resources = { pids: { limit: 4 } };
