@@ -4,6 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { capabilityMask } from "../oci/capabilities.js";
+import { RLIMITS } from "../oci/validate.js";
 import type { Hook, Mount, NamespaceType, Process, Spec } from "../oci/runtime-spec.js";
 import { mappedId } from "./idmap.js";
 import { DEFAULT_DEV_LINKS, DEFAULT_DEVICES, deviceTypeBits, makedev } from "./devices.js";
@@ -24,24 +25,6 @@ export const CLONE_FLAGS: Record<NamespaceType, number> = {
 /** setns(2) joins user first so that the others are entered with its privileges. */
 const JOIN_ORDER: NamespaceType[] = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
 
-export const RLIMITS: Record<string, number> = {
-  RLIMIT_CPU: 0,
-  RLIMIT_FSIZE: 1,
-  RLIMIT_DATA: 2,
-  RLIMIT_STACK: 3,
-  RLIMIT_CORE: 4,
-  RLIMIT_RSS: 5,
-  RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7,
-  RLIMIT_MEMLOCK: 8,
-  RLIMIT_AS: 9,
-  RLIMIT_LOCKS: 10,
-  RLIMIT_SIGPENDING: 11,
-  RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13,
-  RLIMIT_RTPRIO: 14,
-  RLIMIT_RTTIME: 15,
-};
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 export const EXEC_FIFO = "exec.fifo";
