@@ -74,6 +74,8 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   const namespaces = spec.linux?.namespaces ?? [];
   const newNs = namespaces.filter((n) => !n.path).map((n) => n.type);
   const joined = namespaces.filter((n) => n.path);
+  // namespaces that are not the host's: new ones, or another container's joined by path (as runc)
+  const ownNs = namespaces.map((n) => n.type);
   op(OpCode.MKFIFO, `create exec fifo in ${stateDir}`, path.join(stateDir, EXEC_FIFO), 0o622);
   op(OpCode.OPEN_STATEDIR, `open state directory ${stateDir}`, stateDir);
   addConsoleOps(op, proc, input.consoleSocket, input.stay);
@@ -111,18 +113,18 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   }
 
   if (spec.hostname !== undefined) {
-    if (!newNs.includes("uts")) throw invalidArgument("config.json: hostname: requires a new uts namespace");
+    if (!ownNs.includes("uts")) throw invalidArgument("config.json: hostname: requires a uts namespace (new or joined by path)");
     op(OpCode.SETHOSTNAME, `set hostname ${spec.hostname}`, spec.hostname);
   }
   if (spec.domainname !== undefined) {
-    if (!newNs.includes("uts")) throw invalidArgument("config.json: domainname: requires a new uts namespace");
+    if (!ownNs.includes("uts")) throw invalidArgument("config.json: domainname: requires a uts namespace (new or joined by path)");
     op(OpCode.SETDOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname);
   }
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (!/^[a-zA-Z0-9_.\-/]+$/.test(key) || key.includes("..")) {
       throw invalidArgument(`config.json: linux.sysctl: invalid key "${key}"`);
     }
-    checkSysctlNamespace(key, newNs);
+    checkSysctlNamespace(key, ownNs);
     op(OpCode.WRITE_FILE, `set sysctl ${key}`, "/proc/sys/" + key.replace(/\./g, "/"), value);
   }
   if (newMountNs) {
@@ -284,7 +286,10 @@ function addRootfsOps(op: AddOp, input: PlanInput): void {
   const rootProp = spec.linux?.rootfsPropagation;
   const prop = rootProp ? propagationFlags(rootProp, "config.json: linux.rootfsPropagation") : MS.SLAVE | MS.REC;
   // the host's "/" stays private to us while we build; rootfsPropagation is applied after pivot_root
-  op(OpCode.MOUNT, "make / a slave mount", "", "/", "", (prop & MS.SHARED ? MS.SLAVE | MS.REC : prop) | 0, "", 0);
+  // while building, "/" is a recursive slave (or private, if asked): shared would leak our
+  // mounts to the host and unbindable would forbid binding the rootfs; the asked-for
+  // propagation is applied to the new root after pivot_root
+  op(OpCode.MOUNT, "make / a slave mount", "", "/", "", prop & MS.PRIVATE ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC, "", 0);
   op(OpCode.MOUNT, `bind rootfs ${rootfs} onto itself`, host(rootfs), host(rootfs), "", MS.BIND | MS.REC, "", 0);
   op(OpCode.SET_ROOT, `open rootfs ${rootfs}`, host(rootfs));
 
@@ -404,18 +409,18 @@ function addCgroupMountOps(op: AddOp, m: Mount, target: string, flags: number, i
 }
 
 /** sysctls are only allowed for namespaced keys whose namespace the container owns (as runc). */
-function checkSysctlNamespace(key: string, newNs: NamespaceType[]): void {
+function checkSysctlNamespace(key: string, ownNs: NamespaceType[]): void {
   const ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
   if (ipc.includes(key) || key.startsWith("fs.mqueue.")) {
-    if (!newNs.includes("ipc")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires a new ipc namespace`);
+    if (!ownNs.includes("ipc")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires an ipc namespace of the container's own`);
     return;
   }
   if (key.startsWith("net.")) {
-    if (!newNs.includes("network")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires a new network namespace`);
+    if (!ownNs.includes("network")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires a network namespace of the container's own`);
     return;
   }
   if (key === "kernel.hostname" || key === "kernel.domainname") {
-    if (!newNs.includes("uts")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires a new uts namespace`);
+    if (!ownNs.includes("uts")) throw invalidArgument(`config.json: linux.sysctl: "${key}" requires a uts namespace of the container's own`);
     return;
   }
   throw invalidArgument(`config.json: linux.sysctl: "${key}" is not namespaced and would change the host`);

@@ -292,6 +292,31 @@ describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
     }
   });
 
+  test("rootfsPropagation unbindable is applied to the new root", () => {
+    const r = run("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo", (s) => {
+      s.linux!.rootfsPropagation = "unbindable";
+    });
+    assert.match(r.stdout, /unbindable/, r.stderr);
+  });
+
+  test("a hostname in a uts namespace joined by path sets that namespace's name", () => {
+    const first = box.bundle(`utsowner`, (s) => {
+      s.process!.args = ["sleep", "30"];
+    });
+    assert.equal(box.oci(["run", "-d", "--bundle", first, "utsowner"]).code, 0);
+    try {
+      const pid = JSON.parse(box.oci(["state", "utsowner"]).stdout).pid as number;
+      const r = run("hostname", (s) => {
+        s.hostname = "renamed";
+        s.linux!.namespaces = s.linux!.namespaces!.map((ns) => (ns.type === "uts" ? { type: "uts", path: `/proc/${pid}/ns/uts` } : ns));
+      });
+      assert.equal(r.stdout, "renamed\n", r.stderr);
+      assert.equal(box.oci(["exec", "utsowner", "hostname"]).stdout, "renamed\n");
+    } finally {
+      box.oci(["delete", "-f", "utsowner"]);
+    }
+  });
+
   test("rootfsPropagation: shared gives the root a peer group, the default does not", () => {
     const shared = run("grep -E '^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / ' /proc/self/mountinfo", (s) => {
       s.linux!.rootfsPropagation = "shared";

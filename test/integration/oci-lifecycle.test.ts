@@ -121,13 +121,17 @@ describe(`berth-oci lifecycle (${mode})`, { skip: rootSkip }, () => {
     assert.equal(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep"), false);
   });
 
-  test("delete of a created container kills its waiting init", async () => {
+  test("delete of a created container fails without --force (runtime.md); --force kills its waiting init", async () => {
     const b = box.bundle("never", (s) => {
       s.process!.args = ["true"];
     });
     assert.equal(box.oci(["create", "--bundle", b, "never"]).code, 0);
     const pid = state("never").pid!;
-    assert.equal(box.oci(["delete", "never"]).code, 0);
+    const refused = box.oci(["delete", "never"]);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, 'berth-oci: container "never" is created; stop it first or use --force\n');
+    assert.equal(state("never").status, "created");
+    assert.equal(box.oci(["delete", "--force", "never"]).code, 0);
     assert.equal(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] !== "Z", false);
   });
 

@@ -117,7 +117,7 @@ describe("launch plan", () => {
 
   test("sysctls outside the container's namespaces are refused", () => {
     assert.throws(() => compilePlan(input((s) => { s.linux!.sysctl = { "kernel.panic": "1" }; })), { message: 'config.json: linux.sysctl: "kernel.panic" is not namespaced and would change the host' });
-    assert.throws(() => compilePlan(input((s) => { s.linux!.sysctl = { "net.ipv4.ip_forward": "1" }; s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network"); })), /requires a new network namespace/);
+    assert.throws(() => compilePlan(input((s) => { s.linux!.sysctl = { "net.ipv4.ip_forward": "1" }; s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network"); })), /requires a network namespace of the container's own/);
     const ok = opsOf(input((s) => { s.linux!.sysctl = { "net.ipv4.ip_forward": "1" }; }), OpCode.WRITE_FILE)[0];
     assert.deepEqual(ok.args.slice(1), ["/proc/sys/net/ipv4/ip_forward", "1"]);
   });

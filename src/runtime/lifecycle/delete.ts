@@ -1,5 +1,5 @@
 // delete: remove a stopped container's cgroup and state (runtime.md "delete").
-// A created container is killed first, as runc does; a running one needs `force`.
+// Any other container needs `force` (runc deletes a created one anyway; the spec says no).
 import { failedPrecondition } from "../../errors.js";
 import { processAlive, sendSignal, sleep } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
@@ -21,7 +21,8 @@ export async function remove(ctx: RuntimeContext, id: string, force = false): Pr
   }
   const c = Container.load(ctx, id);
   const status = c.status();
-  if ((status === "running" || status === "paused") && !force) {
+  // runtime.md: deleting a container that is not stopped MUST fail and change nothing
+  if (status !== "stopped" && !force) {
     throw failedPrecondition(`container "${id}" is ${status}; stop it first or use --force`);
   }
   if (status !== "stopped") {

@@ -373,17 +373,21 @@ function emitCond(asm: Assembler, c: Cond, fail: Label, bits: 32 | 64): void {
       // LT: fails when lo >= value; LE: fails when lo > value
       asm.branch(c.op === "SCMP_CMP_LT" ? BPF.JGE_K : BPF.JGT_K, lo32(c.value), fail, ok);
       break;
-    case "SCMP_CMP_MASKED_EQ":
-      // (arg & value) == valueTwo, word by word; a high word with an empty mask needs no test
-      if (wide && (hi32(c.value) !== 0 || hi32(c.valueTwo) !== 0)) {
+    case "SCMP_CMP_MASKED_EQ": {
+      // (arg & value) == (valueTwo & value), word by word: libseccomp masks the datum too, so
+      // bits of valueTwo outside the mask are ignored rather than making the rule impossible.
+      // A high word with an empty mask needs no test.
+      const datum = c.valueTwo & c.value;
+      if (wide && hi32(c.value) !== 0) {
         asm.load(hiOff);
         asm.and(hi32(c.value));
-        asm.branch(BPF.JEQ_K, hi32(c.valueTwo), undefined, fail);
+        asm.branch(BPF.JEQ_K, hi32(datum), undefined, fail);
       }
       asm.load(loOff);
       asm.and(lo32(c.value));
-      asm.branch(BPF.JEQ_K, lo32(c.valueTwo), undefined, fail);
+      asm.branch(BPF.JEQ_K, lo32(datum), undefined, fail);
       break;
+    }
   }
   asm.label(ok);
 }
