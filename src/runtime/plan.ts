@@ -64,9 +64,9 @@ const inRoot = (p: string) => path.posix.normalize(p).replace(/^\/+/, "") || "."
 
 export function compilePlan(input: PlanInput): LaunchPlan {
   const { spec, rootfs, stateDir } = input;
+  // config.md: process is only REQUIRED when start is called; without one the init just waits
   const proc = spec.process;
-  if (!proc) throw invalidArgument("config.json: process: required to create a container");
-  if (!proc.args || proc.args.length === 0) throw invalidArgument("config.json: process.args: must be a non-empty array of strings");
+  if (proc && (!proc.args || proc.args.length === 0)) throw invalidArgument("config.json: process.args: must be a non-empty array of strings");
   const ops: PlanOp[] = [];
   const op: AddOp = (code, ...args) => ops.push({ code, args });
 
@@ -78,7 +78,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   const ownNs = namespaces.map((n) => n.type);
   op(OpCode.MKFIFO, `create exec fifo in ${stateDir}`, path.join(stateDir, EXEC_FIFO), 0o622);
   op(OpCode.OPEN_STATEDIR, `open state directory ${stateDir}`, stateDir);
-  addConsoleOps(op, proc, input.consoleSocket, input.stay);
+  if (proc) addConsoleOps(op, proc, input.consoleSocket, input.stay);
   for (const type of JOIN_ORDER) {
     for (const ns of joined.filter((n) => n.type === type)) {
       op(OpCode.SETNS, `join ${type} namespace ${ns.path}`, ns.path!, CLONE_FLAGS[type]);
@@ -134,6 +134,11 @@ export function compilePlan(input: PlanInput): LaunchPlan {
   }
   if (newNs.includes("network")) op(OpCode.LOOPBACK_UP, "bring up the loopback interface");
 
+  if (!proc) {
+    op(OpCode.READY, "report ready");
+    op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
+    return { ops, newNamespaces: newNs };
+  }
   // a rootless caller had to deny setgroups(2) to write its gid map
   const setgroups = !(userNs && input.rootless);
   if (!setgroups && (proc.user.additionalGids?.length ?? 0) > 0) {

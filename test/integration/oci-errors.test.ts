@@ -60,6 +60,19 @@ describe(`berth-oci: bad input (${mode})`, { skip: rootSkip }, () => {
     fails(["create", "--bundle", b, "noargs"], /^berth-oci: config\.json: process\.args: /, "noargs", cg("noargs"));
   });
 
+  test("a config without a process can be created but not started (config.md: REQUIRED when start is called)", () => {
+    const b = box.bundle("noproc", (s) => {
+      delete s.process;
+    });
+    assert.equal(box.oci(["create", "--bundle", b, "noproc"]).code, 0);
+    const r = box.oci(["start", "noproc"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'berth-oci: container "noproc" has no process to start: config.json: process is required by start\n');
+    assert.equal(JSON.parse(box.oci(["state", "noproc"]).stdout).status, "created");
+    assert.equal(box.oci(["delete", "--force", "noproc"]).code, 0);
+    fails(["run", "--bundle", b, "noproc-run"], 'berth-oci: container "noproc-run" has no process to start: config.json: process is required by start\n', "noproc-run", cg("noproc"));
+  });
+
   test("a rootfs that does not exist", () => {
     const b = box.bundle("norootfs", (s) => {
       s.root = { path: "/nonexistent/rootfs" };

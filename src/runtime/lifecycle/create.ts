@@ -49,7 +49,7 @@ export function loadBundle(bundle: string): { spec: Spec; rootfs: string; bundle
     if (code === "ENOENT") throw notFound(`${configPath}: no such file`, "is --bundle the directory holding config.json?");
     throw invalidArgument(`${configPath}: cannot read: ${(e as Error).message}`);
   }
-  const spec = parseSpec(text, "config.json");
+  const spec = parseSpec(text, "config.json", { requireProcess: false });
   if (!spec.root?.path) throw invalidArgument("config.json: root.path: required");
   const rootfs = path.resolve(dir, spec.root.path);
   let isDir = false;

@@ -1,6 +1,6 @@
 // start: let the created container's init run the user's program (runtime.md "start").
 import { closeSync, constants, openSync, readSync, unlinkSync } from "node:fs";
-import { BerthError, failedPrecondition } from "../../errors.js";
+import { BerthError, failedPrecondition, invalidArgument } from "../../errors.js";
 import { processAlive, sleep } from "../../sys/index.js";
 import { Container, type RuntimeContext } from "../container.js";
 import { runHooksWarn } from "../hooks.js";
@@ -15,6 +15,7 @@ export async function start(ctx: RuntimeContext, id: string): Promise<Container>
 
 /** Releases the init, then runs the poststart hooks (their failures are warnings). */
 export async function startContainer(ctx: RuntimeContext, c: Container): Promise<void> {
+  if (!c.record.config.process) throw invalidArgument(`container "${c.id}" has no process to start: config.json: process is required by start`);
   await releaseInit(c);
   const hooks = c.record.config.hooks?.poststart;
   if (hooks?.length) await runHooksWarn("poststart", hooks, c.state(), (m) => ctx.warn?.(m));
