@@ -1133,9 +1133,23 @@ static void start_service(const char *sock) {
   dup2(null, 0);
   dup2(null, 1);
   dup2(null, 2);
+  /* nothing of the first caller's may stay with the service: no fds, only berth's variables */
+  syscall(SYS_close_range, 3, ~0U, 0);
+  const char *keep[] = {"PATH", "HOME", "XDG_RUNTIME_DIR", "BERTH_WARM_IDLE_MS", "BERTH_DEBUG", NULL};
+  char *env[8];
+  int n = 0;
+  for (int i = 0; keep[i]; i++) {
+    const char *v = getenv(keep[i]);
+    if (!v) continue;
+    size_t l = strlen(keep[i]) + strlen(v) + 2;
+    env[n] = malloc(l);
+    snprintf(env[n++], l, "%s=%s", keep[i], v);
+  }
+  env[n] = NULL;
   char server[4200];
   snprintf(server, sizeof(server), "%s/dist/src/cli/berth-warm.mjs", front_home);
-  execlp("node", "node", server, sock, (char *)NULL);
+  char *argv[] = {"node", server, (char *)sock, NULL};
+  execvpe("node", argv, env);
   _exit(127);
 }
 

@@ -52,8 +52,10 @@ describe("real engines with berth-oci as their runtime", { skip: podmanSkipped &
       assert.equal(r.stdout, "PIPED IN\n");
     });
 
+    // Podman attaches to conmon after `start`: what a program writes at once may be lost
+    // (runc too, ~1 run in 15), so the programs on a terminal wait a little first
     test("run -it: the program gets a terminal (--console-socket)", () => {
-      const r = eng.onTerminal(eng.podmanLine(["run", ...eng.runOpts(mode), "--rm", "-it", IMAGE, "sh", "-c", "tty; test -t 0 && echo stdin-is-a-tty; exit 5"]));
+      const r = eng.onTerminal(eng.podmanLine(["run", ...eng.runOpts(mode), "--rm", "-it", IMAGE, "sh", "-c", "sleep 0.3; tty; test -t 0 && echo stdin-is-a-tty; exit 5"]));
       assert.equal(r.code, 5, r.stdout + r.stderr);
       assert.match(r.stdout, /^\/dev\/pts\/\d+$/m);
       assert.match(r.stdout, /^stdin-is-a-tty$/m);
@@ -71,7 +73,7 @@ describe("real engines with berth-oci as their runtime", { skip: podmanSkipped &
       assert.equal(exec.code, 3, exec.stderr);
       assert.equal(exec.stdout, `exec in ${id.slice(0, 12)}\n`);
 
-      const tty = eng.onTerminal(eng.podmanLine(["exec", "-it", name, "sh", "-c", "tty; exit 2"]));
+      const tty = eng.onTerminal(eng.podmanLine(["exec", "-it", name, "sh", "-c", "sleep 0.3; tty; exit 2"]));
       assert.equal(tty.code, 2, tty.stdout + tty.stderr);
       assert.match(tty.stdout, /^\/dev\/pts\/\d+$/m);
 
