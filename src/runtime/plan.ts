@@ -145,7 +145,7 @@ export function compilePlan(input: PlanInput): LaunchPlan {
     throw invalidArgument("config.json: process.user.additionalGids: not possible in a rootless container (setgroups is denied)");
   }
   if (spec.linux?.personality) op(OpCode.PERSONALITY, `set personality ${spec.linux.personality.domain}`, personality(spec.linux.personality));
-  addProcessOps(op, proc, "config.json: process", setgroups);
+  addProcessOps(op, proc, "config.json: process", setgroups, input.seccomp);
   op(OpCode.READY, "report ready");
   op(OpCode.WAIT_START, "wait for start", EXEC_FIFO);
   (spec.hooks?.startContainer ?? []).forEach((h, i) => addHookOp(op, "startContainer", i, h, HOOK_STATE_START));
@@ -192,7 +192,7 @@ export function compileExecPlan(input: ExecPlanInput): LaunchPlan {
   }
   op(OpCode.CLONE, "clone exec process", 0, input.stay ? 1 : 0);
   op(OpCode.SYNC, "wait for cgroups", SyncPoint.SETUP);
-  addProcessOps(op, proc, "process");
+  addProcessOps(op, proc, "process", true, input.seccomp);
   op(OpCode.READY, "report ready");
   addExecOps(op, proc, input.seccomp);
   return { ops, newNamespaces: [] };
@@ -235,7 +235,7 @@ function addConsoleOps(op: AddOp, proc: Process, consoleSocket: string | undefin
 }
 
 /** The process's own attributes: terminal, rlimits, umask, privileges, user, cwd, program. */
-function addProcessOps(op: AddOp, proc: Process, field: string, setgroups = true): void {
+function addProcessOps(op: AddOp, proc: Process, field: string, setgroups = true, seccomp?: CompiledSeccomp): void {
   if (proc.terminal) {
     op(OpCode.SETUP_TTY, "set up the terminal", proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0, proc.user.uid, proc.user.gid);
   }
@@ -255,6 +255,9 @@ function addProcessOps(op: AddOp, proc: Process, field: string, setgroups = true
   const permitted = mask(caps.permitted, "permitted");
   const inheritable = mask(caps.inheritable, "inheritable");
   const ambient = mask(caps.ambient, "ambient");
+  // without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+  // capabilities go (as runc); the few syscalls left before execve must pass it
+  if (seccomp && !proc.noNewPrivileges) op(OpCode.SECCOMP, "load the seccomp filter", seccomp.program, seccomp.flags);
   op(OpCode.CAPS_BOUNDING, "drop capabilities from the bounding set", bounding);
   op(OpCode.KEEPCAPS, "keep capabilities across setuid", 1);
   const user = proc.user;
@@ -272,7 +275,7 @@ function addProcessOps(op: AddOp, proc: Process, field: string, setgroups = true
 
 /** The last two steps: the seccomp filter, then the program. */
 function addExecOps(op: AddOp, proc: Process, seccomp?: CompiledSeccomp): void {
-  if (seccomp) op(OpCode.SECCOMP, "load the seccomp filter", seccomp.program, seccomp.flags);
+  if (seccomp && proc.noNewPrivileges) op(OpCode.SECCOMP, "load the seccomp filter", seccomp.program, seccomp.flags);
   op(OpCode.EXEC, `exec: "${proc.args![0]}"`, nulJoin(proc.args!), nulJoin(proc.env ?? []));
 }
 

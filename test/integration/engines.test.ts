@@ -10,7 +10,6 @@ import { after, before, describe, test } from "node:test";
 import type { Path } from "../helpers/oci.js";
 import { CGROUP_LIMITS_SH, Engines, IMAGE, cgroupDirs, containerdSkip, hostMemoryLimit, mountsUnder, podmanSkip, processesMentioning } from "../engines/harness.js";
 
-const SECCOMP_TODO = "berth-oci validates linux.seccomp but does not apply it yet: the engine's default profile is ignored (Seccomp: 0)";
 
 const podmanSkipped = podmanSkip();
 const containerdSkipped = containerdSkip();
@@ -116,7 +115,7 @@ describe("real engines with berth-oci as their runtime", { skip: podmanSkipped &
       assert.deepEqual(r.stdout.trim().split("\n"), [String(64 * 1024 * 1024), "32"]);
     });
 
-    test("Podman's default seccomp profile is enforced", { todo: SECCOMP_TODO }, () => {
+    test("Podman's default seccomp profile is enforced", () => {
       const r = run(["--rm", IMAGE, "grep", "^Seccomp:", "/proc/self/status"]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "Seccomp:\t2\n");
@@ -167,7 +166,7 @@ describe("real engines with berth-oci as their runtime", { skip: podmanSkipped &
       assert.equal(existsSync(`/sys/fs/cgroup/memory${cgroup}`) || existsSync(`/sys/fs/cgroup${cgroup}/cgroup.procs`), false, "berth-oci delete removed the cgroup");
     });
 
-    test("ctr run --seccomp: containerd's default profile is enforced", { todo: SECCOMP_TODO }, () => {
+    test("ctr run --seccomp: containerd's default profile is enforced", () => {
       const r = eng.ctr(["run", "--rm", "--seccomp", ...eng.ctrRunOpts(mode, "seccomp"), IMAGE, `${mode}-seccomp`, "grep", "^Seccomp:", "/proc/self/status"]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "Seccomp:\t2\n");

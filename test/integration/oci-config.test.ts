@@ -248,6 +248,54 @@ describe(`berth-oci run: config features (${mode})`, { skip: rootSkip }, () => {
     assert.equal(r.stdout, "i686\n", r.stderr);
   });
 
+  test("seccomp: a blocked syscall fails with the profile's errno, others pass; exec gets the same filter", () => {
+    const profile = (s: Spec) => {
+      s.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs" });
+      s.linux!.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        syscalls: [
+          { names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 },
+          { names: ["sethostname"], action: "SCMP_ACT_ERRNO" },
+        ],
+      };
+    };
+    for (const nnp of [true, false]) {
+      const r = run("mkdir /tmp/x 2>&1; hostname other 2>&1; touch /tmp/f && echo touched; grep Seccomp: /proc/self/status", (s) => {
+        profile(s);
+        s.process!.noNewPrivileges = nnp;
+        s.process!.capabilities!.bounding!.push("CAP_SYS_ADMIN");
+        s.process!.capabilities!.effective!.push("CAP_SYS_ADMIN");
+        s.process!.capabilities!.permitted!.push("CAP_SYS_ADMIN");
+      });
+      assert.equal(
+        r.stdout,
+        "mkdir: can't create directory '/tmp/x': Permission denied\nhostname: sethostname: Operation not permitted\ntouched\nSeccomp:\t2\n",
+        `noNewPrivileges ${nnp}: ${r.stderr}`,
+      );
+    }
+    const b = box.bundle(`sc-${mode}`, (s) => {
+      profile(s);
+      s.process!.args = ["sleep", "30"];
+    });
+    assert.equal(box.oci(["run", "-d", "--bundle", b, `sc-${mode}`]).code, 0);
+    try {
+      const e = box.oci(["exec", `sc-${mode}`, "sh", "-c", "mkdir /tmp/y 2>&1; grep Seccomp: /proc/self/status"]);
+      assert.equal(e.stdout, "mkdir: can't create directory '/tmp/y': Permission denied\nSeccomp:\t2\n", e.stderr);
+    } finally {
+      box.oci(["delete", "-f", `sc-${mode}`]);
+    }
+  });
+
+  test("seccomp: a profile with an unknown action is refused before anything is made", () => {
+    const b = box.bundle(`badsc-${mode}`, (s) => {
+      s.linux!.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_EXPLODE" }] };
+    });
+    const r = box.oci(["create", "--bundle", b, "badsc"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^berth-oci: config\.json: linux\.seccomp\.syscalls\[0\]\.action: .*"SCMP_ACT_EXPLODE".*\n$/);
+  });
+
   test("the pids limit is enforced", () => {
     const r = run("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; echo all-started", (s) => {
       s.linux!.resources = { pids: { limit: 4 } };

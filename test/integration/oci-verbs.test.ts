@@ -123,5 +123,7 @@ describe(`berth-oci pause, ps, update, events, features (${mode})`, { skip: root
     assert.ok(f.mountOptions.includes("rbind"));
     assert.ok(f.linux.namespaces.includes("pid"));
     assert.ok(f.linux.capabilities.includes("CAP_SYS_ADMIN"));
+    assert.equal(f.linux.seccomp.enabled, true);
+    assert.ok(f.linux.seccomp.actions.includes("SCMP_ACT_ERRNO"));
   });
 });

@@ -11,6 +11,7 @@ import type { RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
 import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
 import { runHooks } from "../hooks.js";
+import { compileSeccomp } from "../seccomp/index.js";
 import { mapText, writeIdMaps } from "../idmap.js";
 import { compilePlan, HOOK_STATE_CREATE, HOOK_STATE_START } from "../plan.js";
 import { encodePlan, SyncPoint } from "../protocol.js";
@@ -83,6 +84,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     stay: opts.stay ?? false,
     consoleSocket: opts.consoleSocket,
     rootless,
+    seccomp: spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined,
   });
 
   dir.claim();

@@ -5,6 +5,7 @@ import { Container, type RuntimeContext } from "../container.js";
 import { type Launcher, spawnLauncher } from "../launcher.js";
 import { compileExecPlan, type CompiledSeccomp } from "../plan.js";
 import { encodePlan, SyncPoint } from "../protocol.js";
+import { compileSeccomp } from "../seccomp/index.js";
 import { launchPlan } from "../session.js";
 import { writePidFile } from "./create.js";
 
@@ -37,7 +38,8 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     initPid: c.pid,
     stay: !opts.detach,
     consoleSocket: opts.consoleSocket,
-    seccomp: opts.seccomp,
+    // the container's filter, unless the caller brings another (runc applies the container's)
+    seccomp: opts.seccomp ?? (c.record.config.linux?.seccomp ? compileSeccomp(c.record.config.linux.seccomp) : undefined),
   });
   const { launch, pid } = await launchPlan(opts.launcher ?? spawnLauncher, encodePlan(plan.ops), {
     stay: !opts.detach,
