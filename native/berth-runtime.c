@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/bpf.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -815,6 +816,42 @@ static int proxy_console(pid_t pid) {
   return 0;
 }
 
+/* cgroup v2 device rules: an eBPF program TypeScript compiled, attached to the cgroup. */
+static void op_bpf_devices(const struct op *op) {
+  const char *label = arg_str(op, 0), *dir = arg_str(op, 1), *license = arg_str(op, 3);
+  const struct arg *prog = &op->args[2];
+  char log[4096] = {0};
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = (uint64_t)(uintptr_t)prog->data;
+  attr.insn_cnt = prog->len / sizeof(struct bpf_insn);
+  attr.license = (uint64_t)(uintptr_t)license;
+  attr.log_buf = (uint64_t)(uintptr_t)log;
+  attr.log_size = sizeof(log);
+  attr.log_level = 1;
+  int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+  if (pfd < 0) {
+    int e = errno;
+    char *last = strrchr(log, '\n');
+    while (last && last > log && last[1] == 0) {
+      *last = 0;
+      last = strrchr(log, '\n');
+    }
+    fail(e, "%s: load device program%s%s", label, log[0] ? ": " : "", last ? last + 1 : log);
+  }
+  int cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cfd < 0) FAIL("%s: open %s", label, dir);
+  memset(&attr, 0, sizeof(attr));
+  attr.target_fd = (uint32_t)cfd;
+  attr.attach_bpf_fd = (uint32_t)pfd;
+  attr.attach_type = BPF_CGROUP_DEVICE;
+  attr.attach_flags = BPF_F_ALLOW_MULTI;
+  if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) < 0) FAIL("%s: attach to %s", label, dir);
+  close(cfd);
+  close(pfd);
+}
+
 static void op_seccomp(const struct op *op) {
   const struct arg *prog = &op->args[1];
   unsigned int flags = (unsigned int)arg_int(op, 2);
@@ -1041,6 +1078,7 @@ static void run_plan(void) {
     case OP_CONSOLE_SOCKET: op_console_socket(op); break;
     case OP_CONSOLE_PAIR: op_console_pair(op); break;
     case OP_SETUP_TTY: op_setup_tty(op); break;
+    case OP_BPF_DEVICES: op_bpf_devices(op); break;
     case OP_PERSONALITY:
       if (personality((unsigned long)arg_int(op, 1)) < 0) FAIL("%s", cur_label);
       break;

@@ -83,6 +83,8 @@ enum plan_op {
   OP_CONSOLE_SOCKET = 38, /* label, path: connect to the engine's console socket   (stage0) */
   OP_CONSOLE_PAIR = 39, /* label: stage0 keeps the other end, proxies the pty to its stdio (stage0) */
   OP_PERSONALITY = 41,  /* label, persona */
+  OP_BPF_DEVICES = 42,  /* label, cgroup2 dir, eBPF program (struct bpf_insn[]), license:
+                           load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the dir */
   OP_SETUP_TTY = 40,    /* label, rows, cols, uid, gid: open a pty in the container, send the
                            master over the console socket, make the slave our stdio and ctty */
   OP_COUNT

@@ -49,6 +49,8 @@ export interface PlanInput {
   seccomp?: CompiledSeccomp;
   /** the caller is not root: no setgroups in a new user namespace */
   rootless?: boolean;
+  /** cgroup v2: the device rules as an eBPF program, attached to `dir` by the init */
+  deviceFilter?: { dir: string; program: Buffer; license: string };
 }
 
 export interface LaunchPlan {
@@ -83,6 +85,11 @@ export function compilePlan(input: PlanInput): LaunchPlan {
     for (const ns of joined.filter((n) => n.type === type)) {
       op(OpCode.SETNS, `join ${type} namespace ${ns.path}`, ns.path!, CLONE_FLAGS[type]);
     }
+  }
+  if (input.deviceFilter) {
+    // loaded here, in the caller's user namespace: a new one would have no right to bpf(2)
+    const f = input.deviceFilter;
+    op(OpCode.BPF_DEVICES, `apply device rules to cgroup ${f.dir}`, f.dir, f.program, f.license);
   }
   if (newNs.includes("time")) addTimeNamespaceOps(op, spec);
   let cloneFlags = 0;

@@ -71,6 +71,7 @@ export enum OpCode {
   CONSOLE_PAIR = 39,
   SETUP_TTY = 40,
   PERSONALITY = 41,
+  BPF_DEVICES = 42,
 }
 
 export enum SyncMsg {
