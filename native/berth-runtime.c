@@ -827,18 +827,27 @@ static void op_bpf_devices(const struct op *op) {
   attr.insns = (uint64_t)(uintptr_t)prog->data;
   attr.insn_cnt = prog->len / sizeof(struct bpf_insn);
   attr.license = (uint64_t)(uintptr_t)license;
-  attr.log_buf = (uint64_t)(uintptr_t)log;
-  attr.log_size = sizeof(log);
-  attr.log_level = 1;
   int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
   if (pfd < 0) {
+    /* load again with the verifier's log, which only a refused program needs (a log that
+       overflows fails the load with ENOSPC, so it is not asked for the first time) */
     int e = errno;
-    char *last = strrchr(log, '\n');
-    while (last && last > log && last[1] == 0) {
-      *last = 0;
-      last = strrchr(log, '\n');
+    attr.log_buf = (uint64_t)(uintptr_t)log;
+    attr.log_size = sizeof(log);
+    attr.log_level = 1;
+    if (syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr)) >= 0) fail(e, "%s: load device program", label);
+    /* the verifier's complaint is the line before its "processed N insns" summary */
+    char *why = log, *summary = strstr(log, "\nprocessed ");
+    if (summary) {
+      *summary = 0;
+      char *prev = strrchr(log, '\n');
+      why = prev ? prev + 1 : log;
+    } else if (strncmp(log, "processed ", 10) == 0) {
+      why = "";
     }
-    fail(e, "%s: load device program%s%s", label, log[0] ? ": " : "", last ? last + 1 : log);
+    char *nl = strchr(why, '\n');
+    if (nl) *nl = 0;
+    fail(e, "%s: load device program%s%s", label, why[0] ? ": " : "", why);
   }
   int cfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cfd < 0) FAIL("%s: open %s", label, dir);

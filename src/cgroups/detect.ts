@@ -1,5 +1,6 @@
 // Which cgroup hierarchy the host uses, and where each controller is mounted.
 import * as fs from "node:fs";
+import { invalidArgument } from "../errors.js";
 import type { CgroupMode } from "./manager.js";
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -11,6 +12,17 @@ export interface CgroupMount {
   fsType: "cgroup" | "cgroup2";
   /** v1 controllers of the hierarchy (from the super options); empty for cgroup2. */
   controllers: string[];
+}
+
+/**
+ * The driver the environment asks for: BERTH_CGROUP_MODE=v1|v2 overrides detection (on a hybrid
+ * host, v2 puts containers in the cgroup2 mount instead of the v1 controllers).
+ */
+export function cgroupModeFromEnv(env: Record<string, string | undefined>): CgroupMode | undefined {
+  const forced = env.BERTH_CGROUP_MODE;
+  if (forced === undefined || forced === "") return undefined;
+  if (forced === "v1" || forced === "v2") return forced;
+  throw invalidArgument(`BERTH_CGROUP_MODE: expected v1 or v2, got ${JSON.stringify(forced)}`);
 }
 
 /** v2 when /sys/fs/cgroup is itself a cgroup2 mount; hybrid hosts count as v1. */

@@ -9,7 +9,8 @@ import { V2Manager } from "./v2/manager.js";
 
 export type { CgroupManager, CgroupMode, CgroupOptions, CgroupStats } from "./manager.js";
 export type { CgroupTrace } from "./files.js";
-export { detectCgroupMode } from "./detect.js";
+export { cgroupModeFromEnv, detectCgroupMode } from "./detect.js";
+export { compileDeviceFilter, runDeviceFilter, DEVICE_FILTER_LICENSE, type DeviceRequest } from "./v2/device-filter.js";
 
 export function cgroupManager(opts: CgroupOptions): CgroupManager {
   const cgroupPath = parseCgroupsPath(opts.cgroupsPath, opts.containerId);

@@ -7,11 +7,13 @@ export interface CliContext {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   cwd: string;
+  /** the caller's environment (the warm service gets it with each request) */
+  env: Record<string, string | undefined>;
   /** set by the warm service: the caller's front-end runs launch plans and forwards signals */
   launcher?: Launcher;
 }
 
-export const processContext = (): CliContext => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
+export const processContext = (): CliContext => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env });
 
 export interface ErrorLog {
   file?: string;

@@ -1,11 +1,13 @@
 // A container as the runtime sees it between invocations: its state dir, record and cgroup.
-import { cgroupManager, type CgroupManager } from "../cgroups/index.js";
+import { cgroupManager, type CgroupManager, type CgroupMode } from "../cgroups/index.js";
 import type { ContainerStatus, State } from "../oci/runtime-spec.js";
 import { type ContainerRecord, StateDir, statusOf, toState } from "./state.js";
 
 export interface RuntimeContext {
   /** the runtime's state root (--root) */
   root: string;
+  /** the cgroup driver for new containers; default: detected from the host */
+  cgroupMode?: CgroupMode;
   /** non-fatal problems (a failing poststart or poststop hook); the library never prints */
   warn?: (message: string) => void;
 }
@@ -33,7 +35,7 @@ export class Container {
   }
 
   get cgroup(): CgroupManager {
-    this.cgroupCache ??= cgroupManager({ cgroupsPath: this.record.cgroupsPath, containerId: this.record.id });
+    this.cgroupCache ??= cgroupManager({ cgroupsPath: this.record.cgroupsPath, containerId: this.record.id, mode: this.record.cgroupMode });
     return this.cgroupCache;
   }
 

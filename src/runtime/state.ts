@@ -4,6 +4,7 @@ import path from "node:path";
 import { BerthError, invalidArgument, notFound } from "../errors.js";
 import type { ContainerStatus, Spec, State } from "../oci/runtime-spec.js";
 import { OCI_VERSION } from "../oci/runtime-spec.js";
+import type { CgroupMode } from "../cgroups/index.js";
 import { processAlive } from "../sys/index.js";
 import { EXEC_FIFO } from "./plan.js";
 
@@ -23,6 +24,8 @@ export interface ContainerRecord {
   /** the config the container was created from, so delete works after the bundle is gone */
   config: Spec;
   cgroupsPath?: string;
+  /** the cgroup driver the container was created with (absent in older records: detected) */
+  cgroupMode?: CgroupMode;
   /** a stopped container was paused when it was last seen; filled by pause/resume */
   owner?: string;
 }

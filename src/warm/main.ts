@@ -11,5 +11,5 @@ if (!socket) {
 await serve({
   socket,
   idleMs: Number(process.env.BERTH_WARM_IDLE_MS ?? 60_000),
-  handler: (req, io) => ociMain(req.argv, { stdout: io.stdout, stderr: io.stderr, cwd: req.cwd, launcher: io.launcher }),
+  handler: (req, io) => ociMain(req.argv, { stdout: io.stdout, stderr: io.stderr, cwd: req.cwd, env: req.env, launcher: io.launcher }),
 });

@@ -68,7 +68,7 @@ export class V2Manager implements CgroupManager {
   apply(r: LinuxResources): void {
     if (r.devices !== undefined) {
       throw unavailable(
-        "linux.resources.devices: cgroup v2 device rules need an eBPF program, which berth does not load yet",
+        "linux.resources.devices: cgroup v2 device rules are an eBPF program attached at create; berth cannot change them on a running container",
       );
     }
     if (r.network?.classID !== undefined || r.network?.priorities?.length) {

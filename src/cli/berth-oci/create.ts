@@ -36,7 +36,7 @@ export function bundleOptions(env: CommandEnv, id: string, opts: CreateFlags) {
 export function register(program: Command, env: CommandEnv): void {
   addCreateFlags(program.command("create").description("create a container").argument("<container-id>")).action(
     async (id: string, opts: CreateFlags) => {
-      await create(runtimeContext(program, env.cli.cwd, env.cli.stderr), bundleOptions(env, id, opts));
+      await create(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), bundleOptions(env, id, opts));
     },
   );
 }

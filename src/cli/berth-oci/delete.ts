@@ -10,6 +10,6 @@ export function register(program: Command, env: CommandEnv): void {
     .argument("<container-id>")
     .option("-f, --force", "kill the container first if it is still running")
     .action(async (id: string, opts: { force?: boolean }) => {
-      await remove(runtimeContext(program, env.cli.cwd, env.cli.stderr), id, opts.force);
+      await remove(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id, opts.force);
     });
 }

@@ -12,7 +12,7 @@ export function register(program: Command, env: CommandEnv): void {
     .option("--stats", "print the statistics once and exit")
     .option("--interval <duration>", "time between statistics (e.g. 5s, 500ms)", "5s")
     .action(async (id: string, opts: { stats?: boolean; interval: string }) => {
-      const ctx = runtimeContext(program, env.cli.cwd, env.cli.stderr);
+      const ctx = runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env);
       const out = env.cli.stdout;
       if (opts.stats) {
         out.write(JSON.stringify(stats(ctx, id)) + "\n");

@@ -46,7 +46,7 @@ export function register(program: Command, env: CommandEnv): void {
     .option("--preserve-fds <n>", "accepted for runc compatibility", "0")
     .passThroughOptions()
     .action(async (id: string, command: string[], opts: ExecFlags) => {
-      const ctx = runtimeContext(program, env.cli.cwd, env.cli.stderr);
+      const ctx = runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env);
       const proc = processFor(Container.load(ctx, id).record.config.process, command, opts, env.cli.cwd);
       const done = await exec(ctx, id, {
         process: proc,

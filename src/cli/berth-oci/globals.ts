@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { RuntimeContext } from "../../runtime/index.js";
 import { DEFAULT_ROOT } from "../../runtime/index.js";
 import type { CliContext } from "../context.js";
+import { cgroupModeFromEnv } from "../../cgroups/index.js";
 
 export interface GlobalOptions {
   root?: string;
@@ -19,7 +20,11 @@ export interface CommandEnv {
   exitCode: number;
 }
 
-export function runtimeContext(program: Command, cwd = process.cwd(), stderr?: NodeJS.WritableStream): RuntimeContext {
+export function runtimeContext(program: Command, cwd = process.cwd(), stderr?: NodeJS.WritableStream, env: Record<string, string | undefined> = process.env): RuntimeContext {
   const g = program.opts<GlobalOptions>();
-  return { root: path.resolve(cwd, g.root ?? DEFAULT_ROOT), warn: (m) => stderr?.write(`berth-oci: warning: ${m}\n`) };
+  return {
+    root: path.resolve(cwd, g.root ?? DEFAULT_ROOT),
+    cgroupMode: cgroupModeFromEnv(env),
+    warn: (m) => stderr?.write(`berth-oci: warning: ${m}\n`),
+  };
 }

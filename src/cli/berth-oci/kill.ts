@@ -11,6 +11,6 @@ export function register(program: Command, env: CommandEnv): void {
     .argument("[signal]", "signal name or number", "SIGTERM")
     .option("-a, --all", "send the signal to all processes in the container")
     .action((id: string, signal: string, opts: { all?: boolean }) => {
-      kill(runtimeContext(program, env.cli.cwd, env.cli.stderr), id, signal, opts.all);
+      kill(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id, signal, opts.all);
     });
 }

@@ -16,7 +16,7 @@ export function register(program: Command, env: CommandEnv): void {
       if (opts.format !== "table" && opts.format !== "json") {
         throw invalidArgument(`--format "${opts.format}": expected table or json`);
       }
-      const all = list(runtimeContext(program, env.cli.cwd, env.cli.stderr));
+      const all = list(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env));
       const out = env.cli.stdout;
       if (opts.quiet) {
         for (const c of all) out.write(c.id + "\n");

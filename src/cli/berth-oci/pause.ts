@@ -8,10 +8,10 @@ export function register(program: Command, env: CommandEnv): void {
     .command("pause")
     .description("suspend all processes in a container")
     .argument("<container-id>")
-    .action((id: string) => pause(runtimeContext(program, env.cli.cwd, env.cli.stderr), id));
+    .action((id: string) => pause(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id));
   program
     .command("resume")
     .description("resume all processes of a paused container")
     .argument("<container-id>")
-    .action((id: string) => resume(runtimeContext(program, env.cli.cwd, env.cli.stderr), id));
+    .action((id: string) => resume(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id));
 }

@@ -10,7 +10,7 @@ export function register(program: Command, env: CommandEnv): void {
   addCreateFlags(program.command("run").description("create and run a container").argument("<container-id>"))
     .option("-d, --detach", "detach from the container's process")
     .action(async (id: string, opts: CreateFlags & { detach?: boolean }) => {
-      const running = await run(runtimeContext(program, env.cli.cwd, env.cli.stderr), { ...bundleOptions(env, id, opts), detach: opts.detach });
+      const running = await run(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), { ...bundleOptions(env, id, opts), detach: opts.detach });
       if (opts.detach) return;
       if (env.cli.launcher) {
         // warm: the front-end is the init's parent and forwards the caller's signals itself

@@ -9,6 +9,6 @@ export function register(program: Command, env: CommandEnv): void {
     .description("execute the user-defined process in a created container")
     .argument("<container-id>")
     .action(async (id: string) => {
-      await start(runtimeContext(program, env.cli.cwd, env.cli.stderr), id);
+      await start(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id);
     });
 }

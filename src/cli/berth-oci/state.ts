@@ -9,6 +9,6 @@ export function register(program: Command, env: CommandEnv): void {
     .description("output the state of a container")
     .argument("<container-id>")
     .action((id: string) => {
-      env.cli.stdout.write(JSON.stringify(state(runtimeContext(program, env.cli.cwd, env.cli.stderr), id), null, "  ") + "\n");
+      env.cli.stdout.write(JSON.stringify(state(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id), null, "  ") + "\n");
     });
 }

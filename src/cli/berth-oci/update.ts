@@ -36,7 +36,7 @@ export function register(program: Command, env: CommandEnv): void {
     .option("--cpuset-mems <list>", "memory nodes allowed")
     .option("--pids-limit <n>", "maximum number of pids")
     .action((id: string, opts: UpdateFlags) => {
-      update(runtimeContext(program, env.cli.cwd, env.cli.stderr), id, resourcesFrom(opts, env.cli.cwd));
+      update(runtimeContext(program, env.cli.cwd, env.cli.stderr, env.cli.env), id, resourcesFrom(opts, env.cli.cwd));
     });
 }
 

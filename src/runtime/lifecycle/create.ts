@@ -2,7 +2,7 @@
 // for `start` (runtime.md "create"). On any failure nothing is left behind.
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { cgroupManager, type CgroupManager, detectCgroupMode } from "../../cgroups/index.js";
+import { cgroupManager, type CgroupManager, type CgroupMode, compileDeviceFilter, detectCgroupMode, DEVICE_FILTER_LICENSE } from "../../cgroups/index.js";
 import { BerthError, invalidArgument, notFound } from "../../errors.js";
 import { parseSpec } from "../../oci/validate.js";
 import { OCI_VERSION, type Spec } from "../../oci/runtime-spec.js";
@@ -74,17 +74,27 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   const maps = userNs
     ? { uid: mapText(spec.linux?.uidMappings ?? [], "config.json: linux.uidMappings"), gid: mapText(spec.linux?.gidMappings ?? [], "config.json: linux.gidMappings") }
     : undefined;
-  const cgroup = containerCgroup(cgroupsPath, opts.id, rootless, spec);
+  const cgroupMode = ctx.cgroupMode ?? detectCgroupMode();
+  const cgroup = containerCgroup(cgroupsPath, opts.id, cgroupMode, rootless, spec);
+  const deviceRules = effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
+  // v1 has devices.allow/deny files; v2 an eBPF program the executor attaches to the cgroup
+  // (not for a rootless caller, who may not load one: the host's rules still hold for it)
+  const v2Devices = cgroup.mode === "v2" && cgroup.paths().unified !== undefined;
+  const deviceFilter =
+    v2Devices && !rootless
+      ? { dir: cgroup.paths().unified!, program: compileDeviceFilter(deviceRules, "config.json: linux.resources.devices"), license: DEVICE_FILTER_LICENSE }
+      : undefined;
   const plan = compilePlan({
     spec,
     rootfs,
     stateDir: dir.dir,
     cgroupPaths: cgroup.paths(),
-    cgroupMode: detectCgroupMode(),
+    cgroupMode,
     stay: opts.stay ?? false,
     consoleSocket: opts.consoleSocket,
     rootless,
     seccomp: spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined,
+    deviceFilter,
   });
 
   dir.claim();
@@ -94,10 +104,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   try {
     cgroup.create();
     cgroupMade = true;
-    cgroup.apply({
-      ...spec.linux?.resources,
-      devices: effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices),
-    });
+    cgroup.apply({ ...spec.linux?.resources, devices: v2Devices ? undefined : deviceRules });
 
     const session = await launchPlan(opts.launcher ?? spawnLauncher, encodePlan(plan.ops), {
       stay: opts.stay ?? false,
@@ -132,6 +139,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       annotations: spec.annotations,
       config: spec,
       cgroupsPath,
+      cgroupMode,
     };
     dir.write(record);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
@@ -164,8 +172,8 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
  * The container's cgroup. A rootless caller usually may not create cgroups (v1 has no
  * delegation): without resources to enforce it goes without, as runc does.
  */
-function containerCgroup(cgroupsPath: string | undefined, id: string, rootless: boolean, spec: Spec): CgroupManager {
-  const real = cgroupManager({ cgroupsPath, containerId: id });
+function containerCgroup(cgroupsPath: string | undefined, id: string, mode: CgroupMode, rootless: boolean, spec: Spec): CgroupManager {
+  const real = cgroupManager({ cgroupsPath, containerId: id, mode });
   if (!rootless) return real;
   try {
     real.create();
