@@ -27,5 +27,6 @@ export const alreadyExists = (message: string, hint?: string) => new BerthError(
 export const invalidArgument = (message: string, hint?: string) => new BerthError("InvalidArgument", message, { hint });
 export const failedPrecondition = (message: string, hint?: string) =>
   new BerthError("FailedPrecondition", message, { hint });
+export const conflict = (message: string, hint?: string) => new BerthError("Conflict", message, { hint });
 export const unavailable = (message: string, hint?: string) => new BerthError("Unavailable", message, { hint });
 export const internal = (message: string, cause?: unknown) => new BerthError("Internal", message, { cause });

@@ -53,3 +53,4 @@ export function sendSignal(pid: number, signal: number): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export * from "./native.js";

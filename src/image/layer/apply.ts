@@ -1,0 +1,376 @@
+// Applying a layer (an OCI changeset tar, plain, gzip or zstd) to a directory, streaming.
+// Every entry is resolved inside the root as if the root were "/": `..` may not climb out,
+// symlinks met on the way (planted by this layer or an earlier one) are followed within the
+// root, and the final component is never followed. See image-spec layer.md for whiteouts.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { open } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import zlib from "node:zlib";
+import { Decompress } from "fzstd";
+import { BerthError, internal, invalidArgument, notFound } from "../../errors.js";
+import { lsetxattr, makedev, mknod } from "../../sys/index.js";
+import { readTar, type TarEntry } from "./tar.js";
+
+export const WHITEOUT_PREFIX = ".wh.";
+export const OPAQUE_WHITEOUT = ".wh..wh..opq";
+/** how overlayfs marks a directory that hides the lower layers' children */
+export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
+/** overlayfs' own attributes: never taken from a layer, never written into one */
+export const OVERLAY_XATTR_PREFIX = "trusted.overlay.";
+
+/** Maps a layer's owner IDs to the host's (for user-namespaced containers). */
+export type IdMap = (uid: number, gid: number) => [number, number];
+
+export interface ApplyOptions {
+  /**
+   * "overlay" (default): root is a fresh upper-style directory holding only this layer;
+   * whiteouts become 0:0 character devices and opaque directories get trusted.overlay.opaque=y.
+   * "remove": root already holds the lower layers' files; whiteouts delete them.
+   */
+  whiteouts?: "overlay" | "remove";
+  expectedDiffId?: string;
+  expectedDigest?: string;
+  idMap?: IdMap;
+}
+
+export interface AppliedLayer {
+  /** sha256 of the uncompressed tar */
+  diffId: string;
+  /** sha256 of the bytes as given */
+  digest: string;
+  /** bytes as given */
+  size: number;
+}
+
+const q = (s: string) => JSON.stringify(s);
+const truncated = () => invalidArgument("layer: unexpected end of data");
+const lstat = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false });
+const isWhiteoutDevice = (st: fs.Stats) => st.isCharacterDevice() && st.rdev === 0;
+
+function remove(p: string, st: fs.Stats): void {
+  if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
+  else fs.unlinkSync(p);
+}
+
+/** A tar name as root-relative components; `..` may not climb above the root. */
+function normalize(name: string, entry: string): string[] {
+  if (name.includes("\0")) throw invalidArgument(`layer: entry ${q(entry)}: name contains a NUL byte`);
+  const out: string[] = [];
+  for (const c of name.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c !== "..") out.push(c);
+    else if (out.pop() === undefined) throw invalidArgument(`layer: entry ${q(entry)}: path escapes the root`);
+  }
+  return out;
+}
+
+async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const z = zlib.createGunzip();
+  const fed = pipeline(Readable.from(src), z).catch(() => undefined); // its errors surface through z
+  try {
+    for await (const c of z) yield c as Buffer;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    if (code === "Z_BUF_ERROR") throw truncated();
+    if (code.startsWith("Z_")) throw invalidArgument(`layer: gzip: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    z.destroy();
+    await fed;
+  }
+}
+
+async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const out: Buffer[] = [];
+  const d = new Decompress((c) => c.length && out.push(Buffer.from(c))); // copied: fzstd may reuse its window
+  const push = (c: Uint8Array, final: boolean) => {
+    try {
+      d.push(c, final);
+    } catch (e) {
+      throw (e as Error).message === "unexpected EOF" ? truncated() : invalidArgument(`layer: zstd: ${(e as Error).message}`);
+    }
+  };
+  for await (const c of src) {
+    push(c, false);
+    yield* out.splice(0);
+  }
+  push(new Uint8Array(0), true);
+  yield* out.splice(0);
+}
+
+/** The uncompressed bytes, the compression told by the first bytes (gzip, zstd or none). */
+async function* decompressed(src: AsyncIterable<Buffer>, found: (compressed: boolean) => void): AsyncGenerator<Buffer> {
+  const it = src[Symbol.asyncIterator]();
+  try {
+    let head = Buffer.alloc(0);
+    while (head.length < 6) {
+      const r = await it.next();
+      if (r.done) break;
+      head = Buffer.concat([head, r.value]);
+    }
+    async function* rest() {
+      if (head.length) yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    }
+    const gzip = head[0] === 0x1f && head[1] === 0x8b;
+    const zstd = head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528;
+    found(gzip || zstd);
+    if (gzip) yield* gunzip(rest());
+    else if (zstd) yield* unzstd(rest());
+    else if (head.subarray(0, 3).toString("latin1") === "BZh" || head.subarray(0, 6).equals(Buffer.from("\xfd7zXZ\0", "latin1"))) {
+      throw invalidArgument("layer: bzip2 and xz compression are not supported (expected tar, gzip or zstd)");
+    } else yield* rest();
+  } finally {
+    await it.return?.(); // stopped early: stop the source too
+  }
+}
+
+/**
+ * Applies a layer to `root`, streaming, and returns its digests. On any error the directory is
+ * left half-applied: the caller (a snapshotter unpacking into a temporary directory) discards it.
+ */
+export async function applyLayer(root: string, input: NodeJS.ReadableStream | Readable, opts: ApplyOptions = {}): Promise<AppliedLayer> {
+  let realRoot: string;
+  try {
+    realRoot = fs.realpathSync(root);
+  } catch {
+    throw notFound(`layer: root directory ${root} does not exist`);
+  }
+  const digest = createHash("sha256");
+  const diff = createHash("sha256");
+  let size = 0;
+  let compressed = false; // else the digest is the diffID: hash once
+  async function* given(): AsyncGenerator<Buffer> {
+    for await (const c of input) {
+      const b = typeof c === "string" ? Buffer.from(c) : (c as Buffer);
+      digest.update(b);
+      size += b.length;
+      yield b;
+    }
+  }
+  async function* plain(): AsyncGenerator<Buffer> {
+    for await (const c of decompressed(given(), (yes) => (compressed = yes))) {
+      if (compressed) diff.update(c);
+      yield c;
+    }
+  }
+  const applier = new Applier(realRoot, opts);
+  for await (const entry of readTar(plain())) await applier.apply(entry);
+  applier.finish();
+  const givenDigest = `sha256:${digest.digest("hex")}`;
+  const got = { diffId: compressed ? `sha256:${diff.digest("hex")}` : givenDigest, digest: givenDigest, size };
+  if (opts.expectedDigest && opts.expectedDigest !== got.digest) {
+    throw invalidArgument(`layer ${opts.expectedDigest}: digest mismatch: got ${got.digest}`);
+  }
+  if (opts.expectedDiffId && opts.expectedDiffId !== got.diffId) {
+    throw invalidArgument(`layer ${opts.expectedDiffId}: diffID mismatch: got ${got.diffId}`);
+  }
+  return got;
+}
+
+class Applier {
+  private readonly overlay: boolean;
+  /** root-relative paths this layer wrote, and their ancestors: whiteouts hide only lower layers */
+  private readonly touched = new Set<string>();
+  /** directories' mtimes, set at the end since writing their content changes them */
+  private readonly dirTimes = new Map<string, number>();
+  /** the previous entry's parent: tars list siblings together, and an entry changes only its own path */
+  private lastParent?: { key: string; parts: string[] };
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: ApplyOptions,
+  ) {
+    this.overlay = (opts.whiteouts ?? "overlay") === "overlay";
+  }
+
+  async apply(e: TarEntry): Promise<void> {
+    try {
+      await this.entry(e);
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw internal(`layer: entry ${q(e.name)}: ${(err as Error).message}`, err);
+    }
+  }
+
+  finish(): void {
+    for (const [p, t] of this.dirTimes) if (lstat(p)?.isDirectory()) fs.utimesSync(p, t, t);
+  }
+
+  private abs(parts: string[]): string {
+    return parts.length ? path.join(this.root, ...parts) : this.root;
+  }
+
+  private ids(uid: number, gid: number): [number, number] {
+    return this.opts.idMap ? this.opts.idMap(uid, gid) : [uid, gid];
+  }
+
+  private mark(rel: string[]): void {
+    for (let i = 1; i <= rel.length; i++) this.touched.add(rel.slice(0, i).join("/"));
+  }
+
+  /**
+   * Resolves directory components inside the root as if it were "/" (chroot semantics: absolute
+   * symlinks restart at the root, `..` stops there). Missing directories are created when
+   * `create`, else undefined is returned.
+   */
+  private resolve(parts: string[], entry: string, create: boolean): string[] | undefined {
+    const key = parts.join("/");
+    if (this.lastParent?.key === key) return this.lastParent.parts;
+    const stack: string[] = [];
+    const todo = parts.slice().reverse();
+    let links = 0;
+    while (todo.length) {
+      const c = todo.pop()!;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        stack.pop();
+        continue;
+      }
+      const p = path.join(this.root, ...stack, c);
+      const st = lstat(p);
+      if (!st) {
+        if (!create) return undefined;
+        fs.mkdirSync(p);
+        fs.lchownSync(p, ...this.ids(0, 0));
+        fs.chmodSync(p, 0o755);
+      } else if (st.isSymbolicLink()) {
+        if (++links > 40) throw invalidArgument(`layer: entry ${q(entry)}: too many levels of symbolic links`);
+        const target = fs.readlinkSync(p);
+        if (target.startsWith("/")) stack.length = 0;
+        todo.push(...target.split("/").reverse());
+        continue;
+      } else if (!st.isDirectory()) {
+        throw invalidArgument(`layer: entry ${q(entry)}: ${q("/" + [...stack, c].join("/"))} is not a directory`);
+      }
+      stack.push(c);
+    }
+    this.lastParent = { key, parts: stack };
+    return stack;
+  }
+
+  private async entry(e: TarEntry): Promise<void> {
+    const parts = normalize(e.name, e.name);
+    const base = parts.at(-1);
+    if (base?.startsWith(WHITEOUT_PREFIX)) return this.whiteout(e, parts);
+    if (parts.slice(0, -1).some((c) => c.startsWith(WHITEOUT_PREFIX))) {
+      throw invalidArgument(`layer: entry ${q(e.name)}: a whiteout name cannot be a directory`);
+    }
+    if (base === undefined) {
+      if (e.type !== "dir") throw invalidArgument(`layer: entry ${q(e.name)}: the root can only be a directory`);
+      return this.attrs(this.root, e);
+    }
+    const rel = [...this.resolve(parts.slice(0, -1), e.name, true)!, base];
+    const p = this.abs(rel);
+    const old = lstat(p);
+    if (e.type === "link") {
+      const target = this.linkTarget(e); // before removing anything: a refused entry changes nothing
+      if (target !== p) {
+        if (old) remove(p, old);
+        fs.linkSync(target, p);
+      }
+      return this.mark(rel); // a hardlink shares its target's inode and attributes
+    }
+    // an existing directory keeps its content and takes the entry's attributes; anything else is replaced
+    if (old && !(e.type === "dir" && old.isDirectory())) remove(p, old);
+    switch (e.type) {
+      case "dir":
+        if (old?.isDirectory()) break;
+        fs.mkdirSync(p, 0o700);
+        // replacing a whiteout of this layer: the new directory must not show the old one's children
+        if (old && this.overlay && isWhiteoutDevice(old)) lsetxattr(p, OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
+        break;
+      case "file": {
+        const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+        const fh = await open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        const write = async (b: Buffer) => {
+          for (let off = 0; off < b.length; ) off += (await fh.write(b, off)).bytesWritten;
+        };
+        try {
+          // gathered into writes of about 1 MiB: one thread-pool round trip per chunk costs more than the copy
+          let batch: Buffer[] = [];
+          let batched = 0;
+          for await (const c of e.body) {
+            batch.push(c);
+            if ((batched += c.length) < 1 << 20) continue;
+            await write(Buffer.concat(batch));
+            [batch, batched] = [[], 0];
+          }
+          if (batched) await write(Buffer.concat(batch));
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case "symlink":
+        if (e.linkname.includes("\0")) throw invalidArgument(`layer: entry ${q(e.name)}: link target contains a NUL byte`);
+        fs.symlinkSync(e.linkname, p);
+        break;
+      case "char":
+      case "block":
+      case "fifo": {
+        const kind = { char: fs.constants.S_IFCHR, block: fs.constants.S_IFBLK, fifo: fs.constants.S_IFIFO }[e.type];
+        mknod(p, kind | 0o600, e.type === "fifo" ? 0 : makedev(e.devmajor, e.devminor));
+        break;
+      }
+    }
+    this.mark(rel);
+    this.attrs(p, e);
+  }
+
+  /** Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears capabilities), then times. */
+  private attrs(p: string, e: TarEntry): void {
+    fs.lchownSync(p, ...this.ids(e.uid, e.gid));
+    if (e.type !== "symlink") fs.chmodSync(p, e.mode);
+    for (const [name, value] of e.xattrs) if (!name.startsWith(OVERLAY_XATTR_PREFIX)) lsetxattr(p, name, value);
+    if (e.type === "dir") this.dirTimes.set(p, e.mtime);
+    else fs.lutimesSync(p, e.mtime, e.mtime);
+  }
+
+  /** A hardlink's target: resolved like any entry, it must exist inside the root and not be a directory. */
+  private linkTarget(e: TarEntry): string {
+    const parts = normalize(e.linkname, e.name);
+    const base = parts.pop();
+    const dir = base === undefined ? undefined : this.resolve(parts, e.name, false);
+    const target = dir && this.abs([...dir, base!]);
+    const st = target ? lstat(target) : undefined;
+    if (!st) throw invalidArgument(`layer: entry ${q(e.name)}: hardlink target ${q(e.linkname)} does not exist in the layer or below it`);
+    if (st.isDirectory()) throw invalidArgument(`layer: entry ${q(e.name)}: hardlink target ${q(e.linkname)} is a directory`);
+    return target!;
+  }
+
+  private whiteout(e: TarEntry, parts: string[]): void {
+    const base = parts.at(-1)!;
+    const dir = this.resolve(parts.slice(0, -1), e.name, this.overlay);
+    if (base === OPAQUE_WHITEOUT) {
+      if (!dir) return; // nothing below to hide
+      if (this.overlay) lsetxattr(this.abs(dir), OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
+      else for (const c of fs.readdirSync(this.abs(dir))) this.prune([...dir, c]);
+      return;
+    }
+    const name = base.slice(WHITEOUT_PREFIX.length);
+    if (name === "" || name === "." || name === "..") throw invalidArgument(`layer: entry ${q(e.name)}: not a valid whiteout`);
+    if (!dir) return;
+    const rel = [...dir, name];
+    if (!this.overlay) return this.prune(rel);
+    if (this.touched.has(rel.join("/"))) return; // this layer's own file: a whiteout hides lower layers only
+    const p = this.abs(rel);
+    const old = lstat(p);
+    if (old) remove(p, old);
+    mknod(p, fs.constants.S_IFCHR, 0);
+    fs.lchownSync(p, ...this.ids(0, 0));
+    fs.lutimesSync(p, e.mtime, e.mtime);
+  }
+
+  /** Removes what lower layers put at `rel`, sparing what this layer wrote there. */
+  private prune(rel: string[]): void {
+    const p = this.abs(rel);
+    const st = lstat(p);
+    if (!st) return;
+    if (!this.touched.has(rel.join("/"))) return remove(p, st);
+    if (st.isDirectory()) for (const c of fs.readdirSync(p)) this.prune([...rel, c]);
+  }
+}

@@ -1,0 +1,3 @@
+// Layers: applying an OCI changeset tar to a directory, and making one from a directory.
+export { applyLayer, OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX, type AppliedLayer, type ApplyOptions, type IdMap } from "./apply.js";
+export { diffLayer, diffTrees, type DiffOptions } from "./diff.js";

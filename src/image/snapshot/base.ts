@@ -1,0 +1,159 @@
+// What the overlay and copy snapshotters share: the directory layout, metadata written
+// through a temporary name, and "someone else unpacked it first" handling.
+//
+//   <root>/<chain hex>/fs          the snapshot's files
+//   <root>/<chain hex>/meta.json   SnapshotInfo
+//   <root>/active/<key>/           a container's writable snapshot (meta.json + the driver's dirs)
+//   <root>/tmp/                    unpacks in progress (same filesystem, so rename is atomic)
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import path from "node:path";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../../errors.js";
+import type { ActiveSnapshot, SnapshotInfo } from "./snapshotter.js";
+
+export function chainHex(chainId: string): string {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(chainId);
+  if (!m) throw invalidArgument(`snapshot: chain ID ${JSON.stringify(chainId)}: expected sha256:<64 hex digits>`);
+  return m[1]!;
+}
+
+export function validKey(key: string): string {
+  if (!/^[\w.-]{1,128}$/.test(key) || key === "." || key === "..") {
+    throw invalidArgument(`snapshot key ${JSON.stringify(key)}: expected letters, digits, '_', '-' and '.'`);
+  }
+  return key;
+}
+
+/** Writes JSON through a temporary name so that readers never see half a file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
+  fs.renameSync(tmp, file);
+}
+
+/** Bytes used on disk by a tree (hardlinked inodes once). */
+export function diskUsage(dir: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p, { bigint: true });
+    const id = `${st.dev}:${st.ino}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    total += Number(st.blocks) * 512;
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(dir);
+  return total;
+}
+
+export abstract class DirSnapshots {
+  constructor(readonly root: string) {
+    fs.mkdirSync(path.join(root, "active"), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.join(root, "tmp"), { recursive: true, mode: 0o700 });
+  }
+
+  protected dir(chainId: string): string {
+    return path.join(this.root, chainHex(chainId));
+  }
+  protected activeDir(key: string): string {
+    return path.join(this.root, "active", validKey(key));
+  }
+
+  has(chainId: string): boolean {
+    return fs.existsSync(path.join(this.dir(chainId), "meta.json"));
+  }
+
+  info(chainId: string): SnapshotInfo | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.dir(chainId), "meta.json"), "utf8")) as SnapshotInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  list(): SnapshotInfo[] {
+    return fs
+      .readdirSync(this.root)
+      .filter((n) => /^[0-9a-f]{64}$/.test(n))
+      .map((n) => this.info(`sha256:${n}`))
+      .filter((i): i is SnapshotInfo => i !== undefined);
+  }
+
+  active(): ActiveSnapshot[] {
+    return fs
+      .readdirSync(path.join(this.root, "active"))
+      .map((k) => {
+        try {
+          return JSON.parse(fs.readFileSync(path.join(this.root, "active", k, "meta.json"), "utf8")) as ActiveSnapshot;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((a): a is ActiveSnapshot => a !== undefined);
+  }
+
+  protected mustHave(chainId: string | undefined): void {
+    if (chainId !== undefined && !this.has(chainId)) throw notFound(`snapshot ${chainId} does not exist`);
+  }
+
+  /** A fresh directory under tmp/ for an unpack; the caller renames it into place or removes it. */
+  protected tempDir(): string {
+    return fs.mkdtempSync(path.join(this.root, "tmp", "unpack-"));
+  }
+
+  /**
+   * Moves a finished unpack into place. Returns false when another process got there first
+   * (its snapshot is as good as ours: same chain ID, same content).
+   */
+  protected commitDir(tmp: string, chainId: string, info: SnapshotInfo): boolean {
+    writeJsonAtomic(path.join(tmp, "meta.json"), info);
+    try {
+      fs.renameSync(tmp, this.dir(chainId));
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return false;
+    }
+  }
+
+  /** Refuses to remove a snapshot that another one builds on. */
+  protected checkUnused(chainId: string): void {
+    const child = this.list().find((s) => s.parent === chainId);
+    if (child) throw failedPrecondition(`snapshot ${chainId} is the parent of ${child.chainId}`);
+    const user = this.active().find((a) => a.parent === chainId);
+    if (user) throw failedPrecondition(`snapshot ${chainId} is in use by ${user.key}`);
+  }
+
+  protected newActive(key: string, parent: string | undefined, labels: Record<string, string>): { dir: string; snap: ActiveSnapshot } {
+    this.mustHave(parent);
+    const dir = this.activeDir(key);
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw alreadyExists(`snapshot ${key} already exists`);
+      throw e;
+    }
+    const snap: ActiveSnapshot = { key, parent, labels, created: new Date().toISOString() };
+    return { dir, snap };
+  }
+
+  protected activeMeta(key: string): ActiveSnapshot {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.activeDir(key), "meta.json"), "utf8")) as ActiveSnapshot;
+    } catch {
+      throw notFound(`snapshot ${key} does not exist`);
+    }
+  }
+
+  removeActive(key: string): void {
+    const dir = this.activeDir(key);
+    if (!fs.existsSync(dir)) return;
+    // a directory still mounted must not be emptied through the mount
+    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4]?.startsWith(dir + "/"));
+    if (mounted) throw failedPrecondition(`snapshot ${key} is still mounted`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
