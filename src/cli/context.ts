@@ -4,6 +4,8 @@ import { BerthError, type ErrorKind } from "../errors.js";
 import type { Launcher } from "../runtime/launcher.js";
 
 export interface CliContext {
+  /** absent where there is none to read (the warm service) */
+  stdin?: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   cwd: string;
@@ -13,7 +15,7 @@ export interface CliContext {
   launcher?: Launcher;
 }
 
-export const processContext = (): CliContext => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env });
+export const processContext = (): CliContext => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env });
 
 export interface ErrorLog {
   file?: string;

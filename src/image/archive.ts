@@ -78,7 +78,8 @@ export async function saveImages(store: ImageStore, names: string[], format: Arc
           const file = path.join(tmp, diffId.slice(7));
           if (!written.has(diffId)) {
             const { head, stream } = await peek(store.content.createReadStream(l.digest) as Readable, 2);
-            await pipeline(isGzip(head) ? stream.pipe(zlib.createGunzip()) : stream, fs.createWriteStream(file));
+            if (isGzip(head)) await pipeline(stream, zlib.createGunzip(), fs.createWriteStream(file));
+            else await pipeline(stream, fs.createWriteStream(file));
           }
           const size = fs.statSync(file).size;
           await blob(diffId, size, () => fs.createReadStream(file));
@@ -132,7 +133,8 @@ class Extracted {
     return parts.join("/");
   }
 
-  async read(input: Readable): Promise<void> {
+  async read(given: Readable): Promise<void> {
+    const { head, stream: input } = await peek(given, 2);
     const extract = tar.extract();
     let n = 0;
     const done = new Promise<void>((resolve, reject) => {
@@ -157,7 +159,7 @@ class Extracted {
       extract.on("error", reject);
     });
     try {
-      await Promise.all([pipeline(input, extract), done]);
+      await Promise.all([isGzip(head) ? pipeline(input, zlib.createGunzip(), extract) : pipeline(input, extract), done]);
     } catch (e) {
       throw invalidArgument(`load: not a valid tar archive: ${(e as Error).message}`);
     }

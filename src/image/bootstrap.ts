@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import tar, { type Header } from "tar-stream";
 import { failedPrecondition, invalidArgument, unavailable } from "../errors.js";
 import { importTarball } from "./import.js";
@@ -32,20 +33,18 @@ export async function bootstrapBusybox(store: ImageStore, ref = "busybox:latest"
   for (const d of ["bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var"]) entry({ name: `${d}/`, type: "directory", mode: d === "tmp" ? 0o1777 : d === "root" ? 0o700 : 0o755 });
   entry({ name: "etc/passwd", mode: 0o644 }, Buffer.from("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"));
   entry({ name: "etc/group", mode: 0o644 }, Buffer.from("root:x:0:\nnogroup:x:65534:\n"));
-  const bin = pack.entry({ name: "bin/busybox", size: st.size, mode: 0o755, uid: 0, gid: 0, mtime });
-  fs.createReadStream(BUSYBOX).pipe(bin);
-  await new Promise<void>((resolve, reject) => {
-    bin.on("finish", resolve);
-    bin.on("error", reject);
-  });
-  for (const a of applets) entry({ name: `bin/${a}`, type: "symlink", linkname: "busybox", mode: 0o777 });
-  pack.finalize();
-  return importTarball(store, pack as unknown as Readable, {
+  // the store reads the tar while it is written: without a reader, pack would block on busybox's bytes
+  const imported = importTarball(store, pack as unknown as Readable, {
     ref,
     created: mtime.toISOString(),
     createdBy: `berth bootstrap busybox (${BUSYBOX})`,
     config: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
   });
+  const bin = pack.entry({ name: "bin/busybox", size: st.size, mode: 0o755, uid: 0, gid: 0, mtime });
+  await pipeline(fs.createReadStream(BUSYBOX), bin);
+  for (const a of applets) entry({ name: `bin/${a}`, type: "symlink", linkname: "busybox", mode: 0o777 });
+  pack.finalize();
+  return imported;
 }
 
 /** The Debian mirror apt uses on this host (deb822 .sources or sources.list). */

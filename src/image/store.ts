@@ -71,7 +71,7 @@ export class ImageStore {
 
   constructor(readonly dataRoot: string, opts: StoreOptions = {}) {
     this.dir = path.join(dataRoot, "image");
-    fs.mkdirSync(path.join(this.dir, "leases"), { recursive: true, mode: 0o700 });
+    for (const d of ["leases", "ingest"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true, mode: 0o700 });
     if (!fs.existsSync(path.join(this.dir, "oci-layout"))) fs.writeFileSync(path.join(this.dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     this.content = new ContentStore(this.dir);
     this.snapshots = openSnapshotter(dataRoot, opts.snapshotter);
@@ -120,7 +120,11 @@ export class ImageStore {
 
   // ---- leases: blobs being written that no index entry names yet --------------
 
-  /** Runs `work` with a lease that keeps `digests()` from gc until it returns. */
+  /**
+   * Runs `work` with a lease that keeps the blobs it names with `keep` from gc until it returns.
+   * When `work` fails, those of its blobs that nothing else refers to are removed again, so a
+   * failed import or load leaves no stray blobs behind.
+   */
   async withLease<T>(work: (keep: (digest: string) => void) => Promise<T>): Promise<T> {
     const file = path.join(this.dir, "leases", `${process.pid}-${randomBytes(4).toString("hex")}`);
     const kept: string[] = [];
@@ -129,10 +133,18 @@ export class ImageStore {
       fs.writeFileSync(file, JSON.stringify(kept));
     };
     fs.writeFileSync(file, "[]");
+    let failed = false;
     try {
       return await work(keep);
+    } catch (e) {
+      failed = true;
+      throw e;
     } finally {
       fs.rmSync(file, { force: true });
+      if (failed) {
+        const { blobs } = this.referenced();
+        for (const d of kept) if (!blobs.has(d)) this.content.delete(d);
+      }
     }
   }
 
@@ -348,28 +360,34 @@ export class ImageStore {
     return { deleted: [...ids], reclaimed: this.gc() };
   }
 
-  /** Deletes blobs and snapshots nothing refers to; returns the bytes freed. */
-  gc(): number {
-    const keepBlobs = this.leased();
-    const keepChains = new Set<string>();
+  /** What index entries and live leases refer to: blobs, and the chains of their images. */
+  private referenced(): { blobs: Set<string>; chains: Set<string> } {
+    const blobs = this.leased();
+    const chains = new Set<string>();
     const walk = (d: Descriptor) => {
-      if (keepBlobs.has(d.digest) && d.mediaType !== MediaType.OCI_INDEX && d.mediaType !== MediaType.DOCKER_MANIFEST_LIST) return;
-      keepBlobs.add(d.digest);
+      if (blobs.has(d.digest) && d.mediaType !== MediaType.OCI_INDEX && d.mediaType !== MediaType.DOCKER_MANIFEST_LIST) return;
+      blobs.add(d.digest);
       if (!this.content.has(d.digest)) return;
       try {
         const doc = parseManifestOrIndex(this.content.read(d.digest), `manifest ${d.digest}`, d.mediaType);
         if (doc.kind === "index") doc.index.manifests.forEach(walk);
         else {
-          keepBlobs.add(doc.manifest.config.digest);
-          for (const l of doc.manifest.layers) keepBlobs.add(l.digest);
+          blobs.add(doc.manifest.config.digest);
+          for (const l of doc.manifest.layers) blobs.add(l.digest);
           const config = parseImageConfig(this.content.read(doc.manifest.config.digest), "config");
-          for (const c of chainIds(config.rootfs.diff_ids)) keepChains.add(c);
+          for (const c of chainIds(config.rootfs.diff_ids)) chains.add(c);
         }
       } catch {
         // not a manifest (or unreadable): kept as a plain blob
       }
     };
     this.readIndex().manifests.forEach(walk);
+    return { blobs, chains };
+  }
+
+  /** Deletes blobs and snapshots nothing refers to; returns the bytes freed. */
+  gc(): number {
+    const { blobs: keepBlobs, chains: keepChains } = this.referenced();
     let freed = 0;
     for (const b of this.content.list()) {
       if (keepBlobs.has(b.digest)) continue;
