@@ -25,6 +25,7 @@ import {
   type Platform,
 } from "../oci/index.js";
 import { ContentStore } from "./content/index.js";
+import { acquireLock } from "./lock.js";
 import { parseReference } from "./reference.js";
 import { openSnapshotter, type Snapshotter, type SnapshotterKind } from "./snapshot/index.js";
 
@@ -49,10 +50,6 @@ export interface Image {
 
 export interface StoreOptions {
   snapshotter?: SnapshotterKind;
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function pidAlive(pid: number): boolean {
@@ -91,21 +88,7 @@ export class ImageStore {
   /** Read-modify-write of index.json under an exclusive lock file; the write is a rename. */
   private updateIndex<T>(change: (index: ImageIndex) => T): T {
     const lock = path.join(this.dir, "index.json.lock");
-    for (let waited = 0; ; waited += 10) {
-      try {
-        fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        const holder = Number(fs.readFileSync(lock, { encoding: "utf8", flag: "r" }) || 0);
-        if (holder && !pidAlive(holder)) {
-          fs.rmSync(lock, { force: true });
-          continue;
-        }
-        if (waited > 30_000) throw failedPrecondition(`image store ${this.dir}: index.json is locked by process ${holder}`);
-        sleep(10);
-      }
-    }
+    acquireLock(lock, `image store ${this.dir}: index.json`, { waitMs: 30_000 });
     try {
       const index = this.readIndex();
       const result = change(index);
@@ -208,26 +191,27 @@ export class ImageStore {
     return images.sort((a, b) => (b.config.created ?? b.added).localeCompare(a.config.created ?? a.added));
   }
 
-  /** An image by name (busybox, busybox:1, docker.io/library/busybox@sha256:…) or ID (prefix). */
+  /** An image by name (busybox, busybox:1, docker.io/library/busybox@sha256:…) or ID (prefix); names first, as Docker. */
   resolve(nameOrId: string): Image {
     const images = this.list();
+    let ref: ReturnType<typeof parseReference> | undefined;
+    try {
+      ref = parseReference(nameOrId);
+    } catch (e) {
+      if (!/^(sha256:)?[0-9a-f]{4,64}$/.test(nameOrId)) throw e;
+    }
+    if (ref) {
+      const full = ref.toString();
+      const named = images.find((i) => i.names.includes(full) || (ref!.digest !== undefined && !ref!.tag && i.manifest.digest === ref!.digest && i.names.some((n) => parseReference(n).name === ref!.name)));
+      if (named) return named;
+    }
     const hex = /^(sha256:)?([0-9a-f]{4,64})$/.exec(nameOrId);
     if (hex) {
       const found = images.filter((i) => i.id.slice(7).startsWith(hex[2]!) || i.manifest.digest.slice(7).startsWith(hex[2]!));
       if (found.length === 1) return found[0]!;
       if (found.length > 1) throw conflict(`image ID prefix "${nameOrId}" is ambiguous: ${found.map((i) => i.id.slice(7, 19)).join(", ")}`);
     }
-    let full: string;
-    try {
-      full = parseReference(nameOrId).toString();
-    } catch (e) {
-      if (hex) throw notFound(`No such image: ${nameOrId}`);
-      throw e;
-    }
-    const ref = parseReference(nameOrId);
-    const found = images.find((i) => i.names.includes(full) || (ref.digest !== undefined && !ref.tag && i.manifest.digest === ref.digest && i.names.some((n) => parseReference(n).name === ref.name)));
-    if (!found) throw notFound(`No such image: ${nameOrId}`);
-    return found;
+    throw notFound(`No such image: ${nameOrId}`);
   }
 
   history(nameOrId: string): ImageConfig["history"] {
@@ -255,18 +239,26 @@ export class ImageStore {
     const missing = m.layers.find((l) => !this.content.has(l.digest) && !this.snapshots.has(probe.chain[m.layers.indexOf(l)]!));
     if (missing) throw notFound(`image ${probe.id}: layer ${missing.digest} is not in the store`);
 
-    const previous = this.updateIndex((index) => {
-      const before = index.manifests.slice();
-      index.manifests = index.manifests.filter((d) => !full.includes(d.annotations?.[REF_NAME] ?? "") && !(d.digest === entry.digest && !d.annotations?.[REF_NAME]));
+    // what this add put in, and what it replaced: a rollback undoes exactly that, keeping
+    // whatever other processes changed in the index meanwhile
+    const ours = (d: Descriptor) => d.digest === entry.digest && d.annotations?.[CREATED] === stamp;
+    const positions = new Map<Descriptor, number>();
+    const replaced = this.updateIndex((index) => {
+      const gone = index.manifests.filter((d) => full.includes(d.annotations?.[REF_NAME] ?? "") || (d.digest === entry.digest && !d.annotations?.[REF_NAME]));
+      gone.forEach((d) => positions.set(d, index.manifests.indexOf(d)));
+      index.manifests = index.manifests.filter((d) => !gone.includes(d));
       if (full.length === 0) index.manifests.push({ ...entry, annotations: { [CREATED]: stamp } });
       for (const n of full) index.manifests.push({ ...entry, annotations: { [REF_NAME]: n, [CREATED]: stamp } });
-      return before;
+      return gone;
     });
     try {
       await this.unpack(probe, m);
     } catch (e) {
       this.updateIndex((index) => {
-        index.manifests = previous;
+        const names = new Set(index.manifests.filter((d) => !ours(d)).map((d) => d.annotations?.[REF_NAME]));
+        index.manifests = index.manifests.filter((d) => !ours(d));
+        // a replaced name comes back unless someone gave it to another image meanwhile
+        for (const d of replaced) if (!names.has(d.annotations?.[REF_NAME])) index.manifests.splice(positions.get(d)!, 0, d);
       });
       throw e;
     }
@@ -364,8 +356,10 @@ export class ImageStore {
   private referenced(): { blobs: Set<string>; chains: Set<string> } {
     const blobs = this.leased();
     const chains = new Set<string>();
+    const visited = new Set<string>(); // not `blobs`: a leased manifest must still keep what it names
     const walk = (d: Descriptor) => {
-      if (blobs.has(d.digest) && d.mediaType !== MediaType.OCI_INDEX && d.mediaType !== MediaType.DOCKER_MANIFEST_LIST) return;
+      if (visited.has(d.digest)) return;
+      visited.add(d.digest);
       blobs.add(d.digest);
       if (!this.content.has(d.digest)) return;
       try {

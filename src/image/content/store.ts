@@ -10,8 +10,9 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { conflict, failedPrecondition, invalidArgument, notFound } from "../../errors.js";
+import { failedPrecondition, invalidArgument, notFound } from "../../errors.js";
 import { Digester, parseDigest, type DigestAlgorithm } from "../../oci/index.js";
+import { acquireLock, owner, ownerAlive, readText, unlinkQuiet } from "../lock.js";
 
 export interface BlobInfo {
   digest: string;
@@ -40,103 +41,6 @@ const ALGORITHMS: DigestAlgorithm[] = ["sha256", "sha512"];
 const HEX = /^[0-9a-f]+$/;
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
-
-// ---- who owns a lock or temp file: pid plus start time, so a reused pid is not mistaken ----
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]; // field 22, starttime
-  } catch {
-    return undefined;
-  }
-}
-
-let self: string | undefined;
-function owner(): string {
-  self ??= [process.pid, startTime(process.pid)].filter((x) => x !== undefined).join(" ");
-  return self;
-}
-
-/** Whether the process that wrote `token` ("pid" or "pid starttime") still runs. */
-function ownerAlive(token: string): boolean {
-  const m = /^(\d+)(?:[ -](\d+))?$/.exec(token.trim());
-  if (!m) return false;
-  const pid = Number(m[1]);
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if (errno(e) !== "EPERM") return false;
-  }
-  const start = startTime(pid);
-  return m[2] === undefined || start === undefined || start === m[2];
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (e) {
-    if (errno(e) === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function unlinkQuiet(file: string): void {
-  fs.rmSync(file, { force: true });
-}
-
-/**
- * Takes `file` as an exclusive lock holding our owner token. link(2) creates it complete and
- * atomically (O_EXCL semantics); a lock whose owner is dead is taken over.
- */
-function acquireLock(file: string, what: string): void {
-  const mine = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  fs.writeFileSync(mine, owner());
-  try {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        fs.linkSync(mine, file);
-        return;
-      } catch (e) {
-        if (errno(e) !== "EEXIST") throw e;
-      }
-      const holder = readText(file);
-      if (holder === undefined) continue; // released meanwhile
-      if (ownerAlive(holder)) {
-        throw failedPrecondition(`${what}: in use by process ${holder.trim().split(/[ -]/)[0]}`, "another berth process is writing it; wait for it to finish");
-      }
-      if (!removeStaleLock(file, holder, mine)) sleepSync(2);
-    }
-    throw conflict(`${what}: could not take over its stale lock ${file}`);
-  } finally {
-    unlinkQuiet(mine);
-  }
-}
-
-// Compare-and-delete under a guard: without it, two processes that both saw the dead owner
-// could each delete the stale lock, the second deleting the first's fresh one. The guard is
-// held for microseconds; one left by a process that died holding it is removed.
-function removeStaleLock(file: string, holder: string, mine: string): boolean {
-  const guard = `${file}.takeover`;
-  try {
-    fs.linkSync(mine, guard);
-  } catch (e) {
-    if (errno(e) !== "EEXIST") throw e;
-    const g = readText(guard);
-    if (g !== undefined && !ownerAlive(g)) unlinkQuiet(guard);
-    return false;
-  }
-  try {
-    if (readText(file) === holder) unlinkQuiet(file);
-    return true;
-  } finally {
-    unlinkQuiet(guard);
-  }
-}
 
 function blobName(digest?: string): string {
   return digest === undefined ? "blob" : `blob ${digest}`;
@@ -432,7 +336,8 @@ class ResumableIngest implements Ingest {
       fs.writeFileSync(`${meta}.tmp`, JSON.stringify({ ref, digest: expected.digest, size: expected.size ?? null }));
       fs.renameSync(`${meta}.tmp`, meta);
     }
-    this.fd = fs.openSync(this.data, same ? "a" : "w", 0o644);
+    // read as well as written: commit digests the whole file through this descriptor
+    this.fd = fs.openSync(this.data, same ? "a+" : "w+", 0o644);
     this.offset = fs.fstatSync(this.fd).size;
     if (expected.size !== undefined && this.offset > expected.size) {
       fs.ftruncateSync(this.fd, 0);

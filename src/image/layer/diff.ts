@@ -150,9 +150,12 @@ function same(lo: BigIntStats, up: BigIntStats, loPath: string, upPath: string):
  * always carries the attributes of the directories it writes into.
  */
 function* treeChanges(lower: string | undefined, upper: string, rel: string, pending: Change[]): Generator<Change> {
-  const names = new Set(fs.readdirSync(upper));
+  const inUpper = new Set(fs.readdirSync(upper));
+  const names = new Set(inUpper);
   if (lower) for (const n of fs.readdirSync(lower)) names.add(n);
-  for (const name of [...names].sort(byName)) {
+  // in byte order of their names in the tar, where a deleted one is its whiteout
+  const tarName = (n: string) => (inUpper.has(n) ? n : WHITEOUT_PREFIX + n);
+  for (const name of [...names].sort((a, b) => byName(tarName(a), tarName(b)))) {
     const upPath = path.join(upper, name);
     const loPath = lower && path.join(lower, name);
     const up = lstat(upPath);

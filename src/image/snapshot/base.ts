@@ -148,12 +148,24 @@ export abstract class DirSnapshots {
     }
   }
 
+  /** Remembers where an active snapshot was mounted, so that removeActive can tell it is still in use. */
+  protected recordMount(key: string, target: string): void {
+    fs.writeFileSync(path.join(this.activeDir(key), "mountpoint"), fs.realpathSync(target)); // as mountinfo spells it
+  }
+
   removeActive(key: string): void {
     const dir = this.activeDir(key);
     if (!fs.existsSync(dir)) return;
-    // a directory still mounted must not be emptied through the mount
-    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4]?.startsWith(dir + "/"));
-    if (mounted) throw failedPrecondition(`snapshot ${key} is still mounted`);
+    // a directory still mounted (below it, or where mount() put it) must not be emptied under the mount
+    let target: string | undefined;
+    try {
+      target = fs.readFileSync(path.join(dir, "mountpoint"), "utf8");
+    } catch {
+      // never mounted
+    }
+    const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const points = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => unescape(l.split(" ")[4] ?? ""));
+    if (points.some((p) => p.startsWith(dir + "/") || p === target)) throw failedPrecondition(`snapshot ${key} is still mounted`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -61,6 +61,7 @@ export class CopySnapshotter extends DirSnapshots implements Snapshotter {
     this.activeMeta(key);
     const r = spawnSync("mount", ["--bind", path.join(this.activeDir(key), "rootfs"), target], { encoding: "utf8" });
     if (r.status !== 0) throw failedPrecondition(`bind mount on ${target}: ${(r.stderr || r.error?.message || "").trim()}`);
+    this.recordMount(key, target);
   }
 
   diff(key: string): Readable {

@@ -112,6 +112,7 @@ export class OverlaySnapshotter extends DirSnapshots implements Snapshotter {
     const r = spawnSync("mount", ["-t", "overlay", "overlay", "-o", options, target], { cwd: this.root, encoding: "utf8" });
     if (r.error) throw unavailable(`mount overlay: ${r.error.message}`);
     if (r.status !== 0) throw failedPrecondition(`mount overlay on ${target}: ${(r.stderr || "").trim().replace(/^mount: /, "")}`);
+    this.recordMount(key, target);
   }
 
   diff(key: string): Readable {
