@@ -4,6 +4,8 @@
  * program performs the operations in order and reports failures.
  *
  *   berth-runtime exec       read a plan on fd 3, run it (fd 3 is the sync channel)
+ *   berth-runtime monitor LOG EXIT MAX_SIZE MAX_FILES
+ *                            the same, staying as the container's monitor (monitor.c)
  *   berth-runtime version    print the protocol version
  */
 #define _GNU_SOURCE
@@ -44,6 +46,7 @@
 #include <setjmp.h>
 
 #include "protocol.h"
+#include "monitor.h"
 
 #define SYNC_FD 3
 #define MAX_ARGS 16
@@ -930,6 +933,7 @@ static int wait_child(pid_t pid) {
   if (state_fd >= 0) close(state_fd);
   if (console_fd >= 0) close(console_fd);
   console_fd = -1;
+  if (monitor_active()) return monitor_wait(pid);
   if (console_peer >= 0) proxy_console(pid);
   int status;
   for (;;) {
@@ -1004,6 +1008,7 @@ static void run_plan(void) {
         _exit(0);
       }
       close(gate[1]);
+      monitor_in_child();
       front_in_stage0 = 0;
       if (front_control >= 0) close(front_control);
       front_control = -1;
@@ -1339,12 +1344,24 @@ int main(int argc, char **argv, char **envp) {
     ensure_sealed(argv, environ);
     return front_main(argc, argv, environ);
   }
-  if (argc < 2 || strcmp(argv[1], "exec") != 0) {
+  /* the monitor going on outside any container: no sealed copy needed (monitor.c) */
+  if (argc >= 2 && strcmp(argv[1], "monitor-resume") == 0) return monitor_resume(argc, argv);
+  int monitor = argc >= 2 && strcmp(argv[1], "monitor") == 0;
+  if (monitor && !getenv("BERTH_RUNTIME_DISK")) {
+    char disk[4096];
+    ssize_t n = readlink("/proc/self/exe", disk, sizeof(disk) - 1);
+    if (n > 0 && disk[0] == '/') {
+      disk[n] = 0;
+      setenv("BERTH_RUNTIME_DISK", disk, 1);
+    }
+  }
+  if (argc < 2 || (strcmp(argv[1], "exec") != 0 && !monitor)) {
     fprintf(stderr, "usage: berth-runtime exec   (plan and sync channel on fd 3)\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  ensure_sealed(argv, envp);
+  ensure_sealed(argv, environ); /* environ: setenv above may have moved it from envp */
+  if (monitor && monitor_setup(argc, argv) < 0) return 2;
   read_plan(sync_fd);
   run_plan();
   return 1;

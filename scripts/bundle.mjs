@@ -18,6 +18,8 @@ await Promise.all(
       // same depth as dist/src/runtime/, so import.meta.url finds native/ the same way
       outfile: `dist/src/cli/${name}.mjs`,
       banner: { js: "import { createRequire as __berthRequire } from 'node:module'; const require = __berthRequire(import.meta.url);" },
+      // a native addon: loaded from node_modules at run time, not bundled
+      external: ["better-sqlite3"],
       logLevel: "warning",
     }),
   ),

@@ -1,8 +1,10 @@
-// berth as a library: `import { ... } from "berth"`. The engine (issue 5) will add `Engine`;
-// today the OCI runtime's verbs and the image store are available in-process.
+// berth as a library: `import { Engine } from "berth"` for containers, volumes and images;
+// the OCI runtime's verbs and the image store are available in-process too.
 export * as runtime from "./runtime/index.js";
 export * as oci from "./oci/index.js";
 export * as image from "./image/index.js";
+export { Engine, CommandError } from "./engine/index.js";
+export type { ContainerOptions, ContainerSummary, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions } from "./engine/index.js";
 export { cgroupManager, detectCgroupMode } from "./cgroups/index.js";
 export type { CgroupManager, CgroupMode } from "./cgroups/index.js";
 export { BerthError, type ErrorKind } from "./errors.js";

@@ -1,13 +1,14 @@
-// Global flags shared by every berth command (Podman's names: --root, --storage-driver).
-import os from "node:os";
+// Global flags shared by every berth command (Podman's names: --root, --runroot, --storage-driver).
 import path from "node:path";
 import type { Command } from "commander";
 import { invalidArgument } from "../../errors.js";
 import { ImageStore, type SnapshotterKind } from "../../image/index.js";
+import { defaultRoot, defaultRunroot, Engine } from "../../engine/index.js";
 import type { CliContext } from "../context.js";
 
 export interface GlobalOptions {
   root?: string;
+  runroot?: string;
   storageDriver?: string;
   debug?: boolean;
 }
@@ -17,12 +18,8 @@ export interface CommandEnv {
   program: Command;
   /** set by a command that wants a specific exit status */
   exitCode: number;
-}
-
-/** Where data lives: /var/lib/berth for root, $XDG_DATA_HOME/berth for anyone else. */
-export function defaultRoot(env: Record<string, string | undefined>): string {
-  if (process.getuid?.() === 0) return "/var/lib/berth";
-  return path.join(env.XDG_DATA_HOME || path.join(env.HOME || os.homedir(), ".local/share"), "berth");
+  /** the engine, opened on first use and closed when the command is done */
+  engine?: Engine;
 }
 
 export function dataRoot(env: CommandEnv): string {
@@ -30,13 +27,27 @@ export function dataRoot(env: CommandEnv): string {
   return path.resolve(env.cli.cwd, g.root ?? env.cli.env.BERTH_ROOT ?? defaultRoot(env.cli.env));
 }
 
-export function imageStore(env: CommandEnv): ImageStore {
-  const g = env.program.opts<GlobalOptions>();
-  const driver = g.storageDriver ?? env.cli.env.BERTH_STORAGE_DRIVER;
+function storageDriver(env: CommandEnv): SnapshotterKind | undefined {
+  const driver = env.program.opts<GlobalOptions>().storageDriver ?? env.cli.env.BERTH_STORAGE_DRIVER;
   if (driver !== undefined && driver !== "overlay" && driver !== "copy") {
     throw invalidArgument(`--storage-driver ${JSON.stringify(driver)}: expected overlay or copy`);
   }
-  return new ImageStore(dataRoot(env), { snapshotter: driver as SnapshotterKind | undefined });
+  return driver as SnapshotterKind | undefined;
+}
+
+export function imageStore(env: CommandEnv): ImageStore {
+  return env.engine?.images ?? new ImageStore(dataRoot(env), { snapshotter: storageDriver(env) });
+}
+
+export function engine(env: CommandEnv): Engine {
+  const g = env.program.opts<GlobalOptions>();
+  env.engine ??= new Engine({
+    root: dataRoot(env),
+    runroot: path.resolve(env.cli.cwd, g.runroot ?? env.cli.env.BERTH_RUNROOT ?? defaultRunroot(env.cli.env)),
+    storageDriver: storageDriver(env),
+    warn: (m) => env.cli.stderr.write(`berth: warning: ${m}\n`),
+  });
+  return env.engine;
 }
 
 /** A path the user typed, relative to their working directory. */

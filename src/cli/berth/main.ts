@@ -14,9 +14,35 @@ import { registerImagePrune, registerSystemPrune } from "./prune.js";
 import * as rmiCmd from "./rmi.js";
 import * as saveCmd from "./save.js";
 import * as tagCmd from "./tag.js";
+import * as containerCmd from "./container.js";
+import * as createCmd from "./create.js";
+import * as execCmd from "./exec.js";
+import * as inspectAnyCmd from "./inspect.js";
+import * as logsCmd from "./logs.js";
+import * as pauseCmd from "./pause.js";
+import * as psCmd from "./ps.js";
+import * as rmCmd from "./rm.js";
+import * as runCmd from "./run.js";
+import * as startCmd from "./start.js";
+import * as stopCmd from "./stop.js";
+import * as volumeCmd from "./volume.js";
+import * as waitCmd from "./wait.js";
+import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
 export { VERSION };
+
+/** The container verbs, at the top level and again under `berth container`. */
+function containerVerbs(parent: Command, env: CommandEnv): void {
+  runCmd.register(parent, env);
+  createCmd.register(parent, env);
+  startCmd.register(parent, env);
+  stopCmd.register(parent, env);
+  execCmd.register(parent, env);
+  logsCmd.register(parent, env);
+  waitCmd.register(parent, env);
+  pauseCmd.register(parent, env);
+}
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
   const program = new Command("berth");
@@ -25,12 +51,19 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     .description("berth: containers for the Node world (see berth-oci for the OCI runtime)")
     .version(`berth version ${VERSION}`, "-v, --version")
     .option("--root <dir>", "where images and containers are kept (default /var/lib/berth; $BERTH_ROOT)")
+    .option("--runroot <dir>", "where running containers' state is kept (default /run/berth; $BERTH_RUNROOT)")
     .option("--storage-driver <driver>", "overlay or copy (default: overlay where the kernel has it)")
     .option("--debug", "verbose errors")
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => cli.stdout.write(s), writeErr: (s) => cli.stderr.write(s) });
 
+  containerVerbs(program, env);
+  psCmd.register(program, env);
+  rmCmd.register(program, env);
+  inspectAnyCmd.register(program, env);
+  containerVerbs(containerCmd.register(program, env), env);
+  volumeCmd.register(program, env);
   // Docker's top-level image verbs, and the same under `berth image`
   imagesCmd.register(program, env, "images");
   tagCmd.register(program, env);
@@ -58,9 +91,13 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
     await program.parseAsync(argv, { from: "user" });
     return env.exitCode;
   } catch (e) {
-    // Docker's convention: 125 for a command line berth cannot parse
+    // Docker's conventions: 125 when berth itself fails (or cannot parse the command line),
+    // 126 when the container's command cannot be run, 127 when it is not found
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 125;
     if (program.opts<GlobalOptions>().debug) process.env.BERTH_DEBUG = "1";
-    return reportError("berth", e, {}, cli.stderr);
+    reportError("berth", e, {}, cli.stderr);
+    return e instanceof CommandError ? e.status : 125;
+  } finally {
+    await env.engine?.close();
   }
 }

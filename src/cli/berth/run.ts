@@ -1,0 +1,65 @@
+// run: create and start a container; in the foreground its output is shown as it comes
+// (from the log its monitor writes), signals are passed on, and berth exits with its status.
+import type { Command } from "commander";
+import type { Engine } from "../../engine/index.js";
+import { invalidArgument } from "../../errors.js";
+import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
+import { type CommandEnv, engine } from "./globals.js";
+
+interface RunFlags extends ContainerFlags {
+  detach?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+}
+
+/** Copies the container's output to ours until it has exited; returns its exit code. */
+export async function attachOutput(env: CommandEnv, e: Engine, id: string): Promise<number> {
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      e.kill(id, sig);
+    } catch {
+      // it has just exited
+    }
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+  for (const s of signals) process.on(s, forward);
+  try {
+    for await (const entry of e.logs(id, { follow: true })) (entry.stream === "stderr" ? env.cli.stderr : env.cli.stdout).write(entry.log);
+    return await e.wait(id);
+  } finally {
+    for (const s of signals) process.off(s, forward);
+  }
+}
+
+export function register(program: Command, env: CommandEnv): void {
+  const cmd = program
+    .command("run")
+    .description("create and start a container from an image")
+    .helpOption("--help", "display help for command")
+    .argument("<image>", "name or ID")
+    .argument("[command...]", "the command and its arguments (default: the image's)")
+    .option("-d, --detach", "run in the background and print the container's ID")
+    .option("-i, --interactive", "keep stdin open (not yet: berth gives containers no stdin)")
+    .option("-t, --tty", "a terminal (not yet)")
+    .passThroughOptions();
+  addContainerFlags(cmd).action(async (image: string, command: string[], f: RunFlags) => {
+    if (f.tty || f.interactive) {
+      throw invalidArgument("-i and -t are not supported by berth run yet: use -d and berth exec, or berth-oci run -t");
+    }
+    const e = engine(env);
+    const opts = containerOptions(env, f, image, command);
+    if (f.detach) {
+      const c = await e.run(opts);
+      env.cli.stdout.write(`${c.id}\n`);
+      return;
+    }
+    // in the foreground, --rm is done here once the exit code is read
+    const c = await e.create({ ...opts, autoRemove: false });
+    try {
+      await e.start(c.id);
+      env.exitCode = await attachOutput(env, e, c.id);
+    } finally {
+      if (f.rm) await e.remove(c.id, { force: true, volumes: true });
+    }
+  });
+}

@@ -1,0 +1,90 @@
+// cleanup: what happens when a container's program has exited — run by its monitor as the
+// exit command, and by any berth command that finds a container dead (a killed monitor, a
+// reboot): the runtime state, cgroup and rootfs mount go, the record says exited, and a
+// --rm container is removed. Every step may run twice, or in two processes at once.
+import * as fs from "node:fs";
+import * as runtime from "../../runtime/index.js";
+import { processAlive } from "../../sys/index.js";
+import type { EngineContext } from "../context.js";
+import type { ContainerRow } from "../db.js";
+import type { HostConfig } from "../options.js";
+import { remove } from "./remove.js";
+import { unmount } from "./start.js";
+
+interface ExitRecord {
+  exitCode: number;
+  finishedAt: string;
+}
+
+function readExit(file: string): ExitRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as ExitRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the container's init still runs, as the runtime sees it. */
+function running(ctx: EngineContext, id: string): boolean {
+  try {
+    const status = runtime.state(ctx.runtime, id).status;
+    return status === "running" || status === "paused" || status === "created" || status === "creating";
+  } catch {
+    return false;
+  }
+}
+
+/** Removes what a run left on the host: runtime state and cgroup, the rootfs mount, the run dir. */
+export async function releaseResources(ctx: EngineContext, id: string): Promise<void> {
+  const p = ctx.paths(id);
+  await runtime.remove(ctx.runtime, id, true).catch(() => undefined);
+  unmount(p.rootfs);
+  fs.rmSync(p.runDir, { recursive: true, force: true });
+}
+
+/** Whether the container's monitor is still at work (it writes the exit record, then cleans up). */
+function monitorAlive(row: ContainerRow): boolean {
+  return row.monitorPid > 0 && processAlive(row.monitorPid, row.monitorStart ?? undefined);
+}
+
+/** The record as it really is: a running container whose program is gone is cleaned up first. */
+export function refresh(ctx: EngineContext, row: ContainerRow): ContainerRow | undefined {
+  if (row.state !== "running" && row.state !== "paused") return row;
+  if (running(ctx, row.id)) return row;
+  const exit = readExit(ctx.paths(row.id).exitFile);
+  // the init is gone but its monitor is still copying the last output: not over yet
+  if (!exit && monitorAlive(row)) return row;
+  // no exit record and no monitor: the monitor was killed, or the host rebooted
+  ctx.db.transition(row.id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
+  void cleanupSoon(ctx, row.id);
+  return ctx.db.container(row.id);
+}
+
+const pending = new Map<string, Promise<void>>();
+
+/** Starts the cleanup of an exited container without waiting (callers that must wait use cleanup). */
+function cleanupSoon(ctx: EngineContext, id: string): Promise<void> {
+  let p = pending.get(id);
+  if (!p) {
+    p = cleanup(ctx, id).finally(() => pending.delete(id));
+    pending.set(id, p);
+  }
+  return p;
+}
+
+/** Waits for every cleanup this process started (the CLI does before it exits). */
+export async function settle(): Promise<void> {
+  while (pending.size) await Promise.all([...pending.values()]).catch(() => undefined);
+}
+
+export async function cleanup(ctx: EngineContext, id: string): Promise<void> {
+  const row = ctx.db.container(id);
+  if (!row) return;
+  if (running(ctx, id)) return; // not over: nothing to clean
+  const exit = readExit(ctx.paths(id).exitFile);
+  if (!exit && monitorAlive(row) && row.monitorPid !== process.pid) return; // the monitor will
+  ctx.db.transition(id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
+  await releaseResources(ctx, id);
+  const h = JSON.parse(row.config) as HostConfig;
+  if (h.autoRemove && row.state !== "created") await remove(ctx, id, { force: true, volumes: true });
+}

@@ -1,0 +1,72 @@
+// create: a container record, its writable snapshot and its volumes; nothing runs yet.
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { BerthError, notFound } from "../../errors.js";
+import type { EngineContext } from "../context.js";
+import type { ContainerRow } from "../db.js";
+import { parseOptions, type ContainerOptions } from "../options.js";
+import { containerArgs } from "../spec.js";
+import { ensureVolume, removeVolume } from "../volumes.js";
+import { randomName } from "./names.js";
+
+export async function create(ctx: EngineContext, options: ContainerOptions): Promise<ContainerRow> {
+  const h = parseOptions(options);
+  let image;
+  try {
+    image = ctx.images.resolve(h.image);
+  } catch (e) {
+    if (e instanceof BerthError && e.kind === "NotFound") throw notFound(`Unable to find image '${h.image}' locally`, "berth bootstrap busybox, berth load or berth import make images here");
+    throw e;
+  }
+  containerArgs(h, image.config); // no command at all is refused before anything is made
+  const id = randomBytes(32).toString("hex");
+  const row: ContainerRow = {
+    id,
+    name: h.name ?? randomName(),
+    image: h.image,
+    imageId: image.id,
+    created: new Date().toISOString(),
+    config: "",
+    state: "created",
+    pid: 0,
+    monitorPid: 0,
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+  };
+  // anonymous volumes (-v /data, and the image's VOLUMEs not covered by -v) get names now
+  for (const dest of Object.keys(image.config.config?.Volumes ?? {})) {
+    if (!h.binds.some((b) => b.destination === dest)) h.binds.push({ kind: "volume", source: "", destination: dest, readonly: false, anonymous: true });
+  }
+  for (const b of h.binds) if (b.kind === "volume" && b.anonymous) b.source = randomBytes(32).toString("hex");
+  row.config = JSON.stringify(h);
+  for (let tries = 0; ; tries++) {
+    try {
+      ctx.db.insertContainer(row);
+      break;
+    } catch (e) {
+      // a random name that is taken: pick another; a name the user chose is their conflict
+      if (h.name !== undefined || tries > 20 || !(e instanceof BerthError && e.kind === "AlreadyExists")) throw e;
+      row.name = randomName() + `_${tries}`;
+    }
+  }
+  const made: string[] = [];
+  try {
+    ctx.images.snapshots.prepare(id, image.chain.at(-1), { image: image.id, container: id });
+    for (const b of h.binds) {
+      if (b.kind !== "volume") continue;
+      if (ensureVolume(ctx, b.source, { anonymous: b.anonymous ?? false })) made.push(b.source);
+    }
+    fs.mkdirSync(ctx.paths(id).dataDir, { recursive: true, mode: 0o700 });
+    return row;
+  } catch (e) {
+    ctx.db.deleteContainer(id);
+    try {
+      ctx.images.snapshots.removeActive(id);
+    } catch {
+      // never made
+    }
+    for (const v of made) removeVolume(ctx, v, { force: true });
+    throw e;
+  }
+}

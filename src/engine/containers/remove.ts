@@ -1,0 +1,32 @@
+// rm: a stopped container's record, writable layer, log and (with `volumes`) anonymous
+// volumes. A running one needs `force`, which kills it first.
+import * as fs from "node:fs";
+import { conflict } from "../../errors.js";
+import type { EngineContext } from "../context.js";
+import type { HostConfig } from "../options.js";
+import { removeVolume } from "../volumes.js";
+import { lookup } from "./lookup.js";
+import { refresh, releaseResources } from "./cleanup.js";
+
+export async function remove(ctx: EngineContext, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<string> {
+  const found = lookup(ctx, ref);
+  const row = refresh(ctx, found) ?? found;
+  if (row.state === "running" || row.state === "paused") {
+    if (!opts.force) {
+      throw conflict(`You cannot remove a ${row.state} container ${row.id}. Stop the container before attempting removal or force remove`);
+    }
+  }
+  await releaseResources(ctx, row.id); // kills what still runs, unmounts, removes runtime state
+  try {
+    ctx.images.snapshots.removeActive(row.id);
+  } catch {
+    // still mounted somewhere we cannot see, or gone: the record goes anyway
+  }
+  fs.rmSync(ctx.paths(row.id).dataDir, { recursive: true, force: true });
+  ctx.db.deleteContainer(row.id);
+  const h = JSON.parse(row.config) as HostConfig;
+  for (const b of h.binds) {
+    if (b.kind === "volume" && b.anonymous && opts.volumes) removeVolume(ctx, b.source, { force: true });
+  }
+  return row.id;
+}

@@ -1,0 +1,128 @@
+// start: mount the container's root filesystem, write its config, and run it under a monitor
+// that outlives this process. A failure undoes all of it; the record stays "created".
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import path from "node:path";
+import { BerthError, conflict, internal } from "../../errors.js";
+import * as runtime from "../../runtime/index.js";
+import { procStat } from "../../sys/index.js";
+import type { EngineContext } from "../context.js";
+import type { ContainerRow } from "../db.js";
+import { monitorLauncher } from "../monitor.js";
+import type { HostConfig } from "../options.js";
+import { containerSpec } from "../spec.js";
+import { fillVolume } from "../volumes.js";
+import { refresh, releaseResources } from "./cleanup.js";
+import { lookup } from "./lookup.js";
+
+/** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
+export class CommandError extends BerthError {
+  constructor(
+    message: string,
+    readonly status: 126 | 127,
+  ) {
+    super(status === 127 ? "NotFound" : "FailedPrecondition", message);
+  }
+}
+
+export function isMounted(target: string): boolean {
+  return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === target);
+}
+
+export function unmount(target: string): void {
+  if (!isMounted(target)) return;
+  const r = spawnSync("umount", [target], { encoding: "utf8" });
+  if (r.status !== 0 && isMounted(target)) {
+    // busy (a process of ours still in it): detach it; the kernel frees it when the last user goes
+    spawnSync("umount", ["-l", target]);
+  }
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for the container. */
+function writeEtc(ctx: EngineContext, row: ContainerRow, h: HostConfig): void {
+  const p = ctx.paths(row.id);
+  const hostname = h.hostname ?? row.id.slice(0, 12);
+  if (h.network === "host") {
+    fs.copyFileSync("/etc/hosts", p.hosts);
+  } else {
+    fs.writeFileSync(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+  }
+  fs.writeFileSync(p.hostname, `${hostname}\n`);
+  let resolv = "";
+  try {
+    resolv = fs.readFileSync("/etc/resolv.conf", "utf8");
+  } catch {
+    // none on the host
+  }
+  // a resolver on the host's loopback cannot be reached from another network namespace
+  if (h.network !== "host") resolv = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join("\n");
+  fs.writeFileSync(p.resolvConf, resolv);
+}
+
+function commandError(e: unknown): unknown {
+  if (!(e instanceof BerthError) || !e.message.startsWith('exec: "')) return e;
+  const m = /^exec: "(.*)": (.*)$/.exec(e.message);
+  if (!m) return e;
+  if (e.kind === "NotFound") return new CommandError(`exec: "${m[1]}": executable file not found in $PATH`, 127);
+  return new CommandError(`exec: "${m[1]}": ${m[2]}`, 126);
+}
+
+export async function start(ctx: EngineContext, ref: string): Promise<ContainerRow> {
+  let row = refresh(ctx, lookup(ctx, ref));
+  if (!row) throw internal(`container ${ref} was removed while starting`);
+  if (row.state === "running") return row;
+  if (row.state === "paused") throw conflict(`cannot start a paused container ${row.name}: unpause it instead`);
+  const h = JSON.parse(row.config) as HostConfig;
+  const p = ctx.paths(row.id);
+  const imageConfig = ctx.images.resolve(row.imageId).config;
+  // a stopped container's leftovers (a crashed start, an old exit record) go first
+  await releaseResources(ctx, row.id);
+  fs.mkdirSync(p.runDir, { recursive: true, mode: 0o711 });
+  try {
+    fs.mkdirSync(p.rootfs, { recursive: true });
+    ctx.images.snapshots.mount(row.id, p.rootfs);
+    const volumeDirs: Record<string, string> = {};
+    for (const b of h.binds) {
+      if (b.kind !== "volume") continue;
+      fillVolume(ctx, b.source, p.rootfs, b.destination);
+      volumeDirs[b.destination] = ctx.volumeDir(b.source);
+    }
+    writeEtc(ctx, row, h);
+    const spec = containerSpec({
+      id: row.id,
+      hostConfig: h,
+      image: imageConfig,
+      rootfs: p.rootfs,
+      etc: { hosts: p.hosts, hostname: p.hostname, resolvConf: p.resolvConf },
+      volumeDirs,
+      cgroupsPath: `/berth/${row.id}`,
+    });
+    fs.writeFileSync(path.join(p.runDir, "config.json"), JSON.stringify(spec, null, 2));
+    let monitorPid = 0;
+    const launcher = monitorLauncher({
+      log: p.log,
+      exitFile: p.exitFile,
+      maxSize: h.logMaxSize,
+      maxFiles: h.logMaxFile,
+      exitCommand: ctx.cleanupCommand(row.id),
+      onMonitor: (pid) => (monitorPid = pid),
+    });
+    try {
+      await runtime.create(ctx.runtime, { id: row.id, bundle: p.runDir, stay: true, launcher, stdio: ["ignore", "ignore", "ignore"] });
+    } catch (e) {
+      throw commandError(e);
+    }
+    const created = runtime.state(ctx.runtime, row.id);
+    await runtime.start(ctx.runtime, row.id);
+    const startedAt = new Date(Date.now()).toISOString();
+    ctx.db.updateContainer(row.id, { state: "running", pid: created.pid ?? 0, monitorPid, monitorStart: procStat(monitorPid)?.startTime ?? null, startedAt, finishedAt: null, exitCode: null });
+    row = ctx.db.container(row.id)!;
+    // a program that is over at once may already have been cleaned up by its monitor
+    if (procStat(row.pid) === undefined) row = refresh(ctx, row) ?? row;
+    return row;
+  } catch (e) {
+    await releaseResources(ctx, row.id);
+    if (e instanceof CommandError) ctx.db.updateContainer(row.id, { exitCode: e.status });
+    throw e;
+  }
+}

@@ -1,0 +1,172 @@
+// The engine's records in an embedded SQLite database (<root>/berth.db): containers and
+// volumes. WAL and a busy timeout let several berth processes read and write at once;
+// every change is one statement or one transaction, so a crash never leaves half a record.
+import Database from "better-sqlite3";
+import * as fs from "node:fs";
+import path from "node:path";
+import { alreadyExists, internal } from "../errors.js";
+
+export type ContainerState = "created" | "running" | "paused" | "exited";
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  /** the image as the user named it */
+  image: string;
+  imageId: string;
+  created: string;
+  /** the options it was created with (ContainerOptions as JSON) */
+  config: string;
+  state: ContainerState;
+  pid: number;
+  monitorPid: number;
+  monitorStart?: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+}
+
+export interface VolumeRow {
+  name: string;
+  created: string;
+  labels: string;
+  /** made for one container (-v /path): removed with it by rm -v */
+  anonymous: number;
+}
+
+// Each entry moves the schema one version up; PRAGMA user_version says where a database is.
+const MIGRATIONS = [
+  `CREATE TABLE containers (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     image TEXT NOT NULL,
+     image_id TEXT NOT NULL,
+     created TEXT NOT NULL,
+     config TEXT NOT NULL,
+     state TEXT NOT NULL,
+     pid INTEGER NOT NULL DEFAULT 0,
+     monitor_pid INTEGER NOT NULL DEFAULT 0,
+     started_at TEXT,
+     finished_at TEXT,
+     exit_code INTEGER
+   );
+   CREATE TABLE volumes (
+     name TEXT PRIMARY KEY,
+     created TEXT NOT NULL,
+     labels TEXT NOT NULL DEFAULT '{}',
+     anonymous INTEGER NOT NULL DEFAULT 0
+   );`,
+  // the monitor's start time: with its pid, tells it from a later process that got the pid
+  `ALTER TABLE containers ADD COLUMN monitor_start TEXT`,
+];
+
+const COLUMNS = "id, name, image, image_id AS imageId, created, config, state, pid, monitor_pid AS monitorPid, monitor_start AS monitorStart, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode";
+
+export class EngineDb {
+  private readonly db: Database.Database;
+
+  constructor(root: string) {
+    fs.mkdirSync(root, { recursive: true, mode: 0o711 });
+    this.db = new Database(path.join(root, "berth.db"), { timeout: 30_000 });
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+  }
+
+  private migrate(): void {
+    // BEGIN IMMEDIATE: two processes opening a new database do not both migrate it
+    this.db.transaction(() => {
+      const version = this.db.pragma("user_version", { simple: true }) as number;
+      if (version > MIGRATIONS.length) throw internal(`berth.db: schema version ${version} is newer than this berth (${MIGRATIONS.length})`);
+      for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- containers ----------------------------------------------------------------
+
+  insertContainer(row: ContainerRow): void {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO containers (id, name, image, image_id, created, config, state, pid, monitor_pid, started_at, finished_at, exit_code)
+           VALUES (@id, @name, @image, @imageId, @created, @config, @state, @pid, @monitorPid, @startedAt, @finishedAt, @exitCode)`,
+        )
+        .run(row);
+    } catch (e) {
+      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        const other = this.containerByName(row.name);
+        throw alreadyExists(
+          `Conflict. The container name "/${row.name}" is already in use by container "${other?.id ?? "?"}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  container(id: string): ContainerRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM containers WHERE id = ?`).get(id) as ContainerRow | undefined;
+  }
+
+  containerByName(name: string): ContainerRow | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM containers WHERE name = ?`).get(name) as ContainerRow | undefined;
+  }
+
+  /** Containers whose ID starts with `prefix`. */
+  containersByPrefix(prefix: string): ContainerRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM containers WHERE id >= ? AND id < ? ORDER BY id`).all(prefix, prefix + "g") as ContainerRow[];
+  }
+
+  containers(): ContainerRow[] {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM containers ORDER BY created DESC, id`).all() as ContainerRow[];
+  }
+
+  updateContainer(id: string, change: Partial<Pick<ContainerRow, "state" | "pid" | "monitorPid" | "monitorStart" | "startedAt" | "finishedAt" | "exitCode" | "name">>): void {
+    const cols: Record<string, string> = { state: "state", pid: "pid", monitorPid: "monitor_pid", monitorStart: "monitor_start", startedAt: "started_at", finishedAt: "finished_at", exitCode: "exit_code", name: "name" };
+    const keys = Object.keys(change).filter((k) => k in cols);
+    if (keys.length === 0) return;
+    this.db.prepare(`UPDATE containers SET ${keys.map((k) => `${cols[k]} = @${k}`).join(", ")} WHERE id = @id`).run({ ...change, id });
+  }
+
+  /** Moves a container from one state to another only if it is still in `from`; true when it was. */
+  transition(id: string, from: ContainerState[], change: Parameters<EngineDb["updateContainer"]>[1]): boolean {
+    return this.db.transaction(() => {
+      const row = this.container(id);
+      if (!row || !from.includes(row.state)) return false;
+      this.updateContainer(id, change);
+      return true;
+    }).immediate();
+  }
+
+  deleteContainer(id: string): void {
+    this.db.prepare("DELETE FROM containers WHERE id = ?").run(id);
+  }
+
+  // ---- volumes -------------------------------------------------------------------
+
+  insertVolume(row: VolumeRow): void {
+    try {
+      this.db.prepare("INSERT INTO volumes (name, created, labels, anonymous) VALUES (@name, @created, @labels, @anonymous)").run(row);
+    } catch (e) {
+      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw alreadyExists(`volume ${row.name} already exists`);
+      throw e;
+    }
+  }
+
+  volume(name: string): VolumeRow | undefined {
+    return this.db.prepare("SELECT name, created, labels, anonymous FROM volumes WHERE name = ?").get(name) as VolumeRow | undefined;
+  }
+
+  volumes(): VolumeRow[] {
+    return this.db.prepare("SELECT name, created, labels, anonymous FROM volumes ORDER BY name").all() as VolumeRow[];
+  }
+
+  deleteVolume(name: string): void {
+    this.db.prepare("DELETE FROM volumes WHERE name = ?").run(name);
+  }
+}

@@ -1,0 +1,152 @@
+// The engine's public API: `import { Engine } from "berth"`. Containers, volumes and images as
+// async functions returning typed records; no daemon, no Node process per container (each has
+// a small C monitor), and nothing here prints or touches `process`'s streams (STYLE.md).
+import type { ImageStore } from "../image/index.js";
+import { EngineContext, type EngineOptions } from "./context.js";
+import type { ContainerRow } from "./db.js";
+import type { ContainerOptions } from "./options.js";
+import { cleanup, settle } from "./containers/cleanup.js";
+import { create } from "./containers/create.js";
+import { exec, type ExecOptions } from "./containers/exec.js";
+import { inspect } from "./containers/inspect.js";
+import { kill } from "./containers/kill.js";
+import { list, summary, type ContainerSummary } from "./containers/list.js";
+import { logs, type LogEntry, type LogOptions } from "./containers/logs.js";
+import { lookup } from "./containers/lookup.js";
+import { pause, unpause } from "./containers/pause.js";
+import { remove } from "./containers/remove.js";
+import { start } from "./containers/start.js";
+import { stop } from "./containers/stop.js";
+import { wait } from "./containers/wait.js";
+import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type Volume } from "./volumes.js";
+
+export class Engine {
+  private readonly ctx: EngineContext;
+
+  constructor(opts: EngineOptions = {}) {
+    this.ctx = new EngineContext(opts);
+  }
+
+  get images(): ImageStore {
+    return this.ctx.images;
+  }
+
+  get root(): string {
+    return this.ctx.root;
+  }
+
+  /** Creates a container (not started). */
+  async create(options: ContainerOptions): Promise<ContainerSummary> {
+    return summary(await create(this.ctx, options));
+  }
+
+  async start(ref: string): Promise<ContainerSummary> {
+    return summary(await start(this.ctx, ref));
+  }
+
+  /** create + start; with `autoRemove` the container goes once it has exited. */
+  async run(options: ContainerOptions): Promise<ContainerSummary> {
+    const row = await create(this.ctx, options);
+    try {
+      return summary(await start(this.ctx, row.id));
+    } catch (e) {
+      if (options.autoRemove) await remove(this.ctx, row.id, { force: true, volumes: true }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async stop(ref: string, opts?: { timeout?: number }): Promise<ContainerSummary | undefined> {
+    const row = await stop(this.ctx, ref, opts);
+    return row && summary(row);
+  }
+
+  async restart(ref: string, opts?: { timeout?: number }): Promise<ContainerSummary> {
+    await stop(this.ctx, ref, opts);
+    return summary(await start(this.ctx, ref));
+  }
+
+  kill(ref: string, signal?: string): void {
+    kill(this.ctx, ref, signal);
+  }
+
+  /** Removes a container; returns its ID. */
+  async remove(ref: string, opts?: { force?: boolean; volumes?: boolean }): Promise<string> {
+    return remove(this.ctx, ref, opts);
+  }
+
+  list(opts?: { all?: boolean }): ContainerSummary[] {
+    return list(this.ctx, opts);
+  }
+
+  get(ref: string): ContainerSummary {
+    return summary(lookup(this.ctx, ref));
+  }
+
+  inspect(ref: string): Record<string, unknown> {
+    return inspect(this.ctx, ref);
+  }
+
+  logs(ref: string, opts?: LogOptions): AsyncGenerator<LogEntry> {
+    return logs(this.ctx, ref, opts);
+  }
+
+  exec(ref: string, opts: ExecOptions): Promise<{ pid: number; exitCode?: number }> {
+    return exec(this.ctx, ref, opts);
+  }
+
+  /** Resolves with the exit code once the container has exited. */
+  wait(ref: string, opts?: { signal?: AbortSignal }): Promise<number> {
+    return wait(this.ctx, ref, opts);
+  }
+
+  pause(ref: string): void {
+    pause(this.ctx, ref);
+  }
+
+  unpause(ref: string): void {
+    unpause(this.ctx, ref);
+  }
+
+  /** What the monitor runs when a container's program has exited. */
+  cleanup(id: string): Promise<void> {
+    return cleanup(this.ctx, id);
+  }
+
+  /** Removes every stopped container; returns their IDs. */
+  async prune(): Promise<string[]> {
+    const gone: string[] = [];
+    for (const c of list(this.ctx, { all: true })) {
+      if (c.state === "running" || c.state === "paused") continue;
+      gone.push(await remove(this.ctx, c.id, {}));
+    }
+    return gone;
+  }
+
+  createVolume(name: string, labels?: Record<string, string>): Volume {
+    return createVolume(this.ctx, name, labels);
+  }
+
+  volumes(): Volume[] {
+    return listVolumes(this.ctx);
+  }
+
+  volume(name: string): Volume {
+    return inspectVolume(this.ctx, name);
+  }
+
+  removeVolume(name: string, opts?: { force?: boolean }): void {
+    removeVolume(this.ctx, name, opts);
+  }
+
+  pruneVolumes(opts?: { all?: boolean }): string[] {
+    return pruneVolumes(this.ctx, opts);
+  }
+
+  /** Waits for background cleanups this process started, then closes the database. */
+  async close(): Promise<void> {
+    await settle();
+    this.ctx.close();
+  }
+}
+
+export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions };

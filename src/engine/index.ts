@@ -1,0 +1,7 @@
+// The engine: containers, volumes and images, daemonless (DESIGN.md, engine/).
+export { Engine } from "./engine.js";
+export type { ContainerOptions, ContainerSummary, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions } from "./engine.js";
+export { CommandError } from "./containers/start.js";
+export { parseBytes } from "./options.js";
+export { humanDuration } from "./human.js";
+export { defaultRoot, defaultRunroot } from "./context.js";

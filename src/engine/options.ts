@@ -1,0 +1,222 @@
+// What `berth run`/`create` and Engine.create take, checked and normalised before anything is
+// made: a bad flag is one clear error and leaves nothing behind.
+import path from "node:path";
+import { invalidArgument } from "../errors.js";
+import { CAPABILITIES } from "../oci/index.js";
+import { signalNumber } from "../sys/index.js";
+
+export interface ContainerOptions {
+  image: string;
+  name?: string;
+  /** the arguments after the image: the command, or the entrypoint's arguments */
+  command?: string[];
+  /** `--entrypoint`: replaces the image's Entrypoint (and drops its Cmd) */
+  entrypoint?: string[];
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  labels?: Record<string, string>;
+  /** `-v`: host:ctr[:ro|rw], name:ctr[:ro], or ctr (an anonymous volume) */
+  volumes?: string[];
+  /** `--tmpfs`: ctr[:options] */
+  tmpfs?: string[];
+  readOnly?: boolean;
+  /** bytes, or a size such as "64m" */
+  memory?: string | number;
+  memorySwap?: string | number;
+  cpus?: number | string;
+  cpuShares?: number | string;
+  cpusetCpus?: string;
+  pidsLimit?: number | string;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  /** `seccomp=unconfined|FILE`, `no-new-privileges[:true|false]` */
+  securityOpt?: string[];
+  stopSignal?: string;
+  /** seconds `stop` waits before SIGKILL */
+  stopTimeout?: number;
+  /** "none" (a network namespace with loopback only) or "host" */
+  network?: string;
+  /** `--rm` */
+  autoRemove?: boolean;
+  /** `--log-opt max-size=10m`, `max-file=3` */
+  logOpts?: Record<string, string>;
+  /** `--ulimit nofile=1024:2048` */
+  ulimits?: string[];
+  sysctls?: Record<string, string>;
+  shmSize?: string | number;
+}
+
+export interface Bind {
+  kind: "bind" | "volume" | "tmpfs";
+  /** host path (bind) or volume name (volume) */
+  source: string;
+  destination: string;
+  readonly: boolean;
+  /** tmpfs mount options */
+  options?: string[];
+  /** a volume berth named for this container (-v /path) */
+  anonymous?: boolean;
+}
+
+/** The checked options, as stored with the container. */
+export interface HostConfig {
+  image: string;
+  name?: string;
+  command: string[];
+  entrypoint?: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  labels: Record<string, string>;
+  binds: Bind[];
+  readOnly: boolean;
+  memory?: number;
+  memorySwap?: number;
+  cpuQuota?: number;
+  cpuShares?: number;
+  cpusetCpus?: string;
+  pidsLimit?: number;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  seccomp: "default" | "unconfined" | { file: string };
+  noNewPrivileges: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  network: "none" | "host";
+  autoRemove: boolean;
+  logMaxSize: number;
+  logMaxFile: number;
+  ulimits: { type: string; soft: number; hard: number }[];
+  sysctls: Record<string, string>;
+  shmSize?: number;
+}
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "64m", "1g", "512k", "1048576" -> bytes, as Docker reads --memory. */
+export function parseBytes(v: string | number, flag: string): number {
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(String(v).trim());
+  if (!m) throw invalidArgument(`${flag} ${JSON.stringify(String(v))}: expected a size such as 64m, 1g or a number of bytes`);
+  return Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+}
+
+function parseInt10(v: string | number, flag: string, min: number): number {
+  const n = typeof v === "number" ? v : /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw invalidArgument(`${flag} ${JSON.stringify(String(v))}: expected an integer of at least ${min}`);
+  return n;
+}
+
+function capName(c: string, flag: string): string {
+  const name = c.toUpperCase() === "ALL" ? "ALL" : c.toUpperCase().startsWith("CAP_") ? c.toUpperCase() : `CAP_${c.toUpperCase()}`;
+  if (name !== "ALL" && !(name in CAPABILITIES)) throw invalidArgument(`${flag} ${c}: not a capability (such as NET_ADMIN or SYS_TIME)`);
+  return name;
+}
+
+export function parseVolume(spec: string): Bind {
+  const parts = spec.split(":");
+  const bad = (why: string) => invalidArgument(`-v ${JSON.stringify(spec)}: ${why}`);
+  if (parts.length === 1) {
+    if (!spec.startsWith("/")) throw bad("a container path must be absolute");
+    return { kind: "volume", source: "", destination: path.posix.normalize(spec), readonly: false, anonymous: true };
+  }
+  if (parts.length > 3) throw bad("expected SOURCE:DESTINATION[:ro|rw]");
+  const [source, destination, mode = "rw"] = parts as [string, string, string?];
+  const flags = mode.split(",");
+  if (flags.some((f) => !["ro", "rw", "z", "Z", "rprivate", "private", "rshared", "shared", "rslave", "slave"].includes(f))) throw bad(`mode ${JSON.stringify(mode)}: expected ro or rw`);
+  if (!destination.startsWith("/")) throw bad("the container path must be absolute");
+  const readonly = flags.includes("ro");
+  if (source.startsWith("/")) return { kind: "bind", source: path.normalize(source), destination: path.posix.normalize(destination), readonly };
+  if (source.startsWith(".") || source.includes("/")) throw bad("a host path must be absolute (a relative one would depend on where berth runs)");
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw bad(`volume name ${JSON.stringify(source)}: expected letters, digits, '_', '.' and '-'`);
+  return { kind: "volume", source, destination: path.posix.normalize(destination), readonly };
+}
+
+function parseUlimit(u: string): { type: string; soft: number; hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
+  const names = ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as"];
+  if (!m || !names.includes(m[1]!)) throw invalidArgument(`--ulimit ${JSON.stringify(u)}: expected NAME=SOFT[:HARD] with NAME one of ${names.join(", ")}`);
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (soft > hard && hard !== -1) throw invalidArgument(`--ulimit ${u}: the soft limit is above the hard limit`);
+  return { type: `RLIMIT_${m[1] === "as" ? "AS" : m[1]!.toUpperCase()}`, soft, hard };
+}
+
+export function parseOptions(o: ContainerOptions): HostConfig {
+  if (!o.image) throw invalidArgument("an image is required");
+  if (o.name !== undefined && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(o.name)) {
+    throw invalidArgument(`Invalid container name (${o.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  for (const e of o.env ?? []) if (e === "" || e.startsWith("=")) throw invalidArgument(`-e ${JSON.stringify(e)}: expected NAME=VALUE`);
+  if (o.workdir !== undefined && !o.workdir.startsWith("/")) throw invalidArgument(`-w ${JSON.stringify(o.workdir)}: the working directory must be absolute`);
+  if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
+  if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
+  const network = o.network ?? "none";
+  if (network !== "none" && network !== "host") throw invalidArgument(`--network ${JSON.stringify(network)}: expected none or host (bridge networks arrive with berth's networking)`);
+  let seccomp: HostConfig["seccomp"] = "default";
+  let noNewPrivileges = false;
+  for (const s of o.securityOpt ?? []) {
+    const [k, v] = s.includes("=") ? [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)] : s.split(":");
+    if (k === "seccomp" && v) seccomp = v === "unconfined" ? "unconfined" : { file: v };
+    else if (k === "no-new-privileges") noNewPrivileges = v === undefined || v === "true";
+    else throw invalidArgument(`--security-opt ${JSON.stringify(s)}: expected seccomp=unconfined|FILE or no-new-privileges`);
+  }
+  const binds = [...(o.volumes ?? []).map(parseVolume), ...(o.tmpfs ?? []).map((t): Bind => {
+    const [dest, opts] = [t.split(":")[0]!, t.split(":").slice(1).join(":")];
+    if (!dest.startsWith("/")) throw invalidArgument(`--tmpfs ${JSON.stringify(t)}: the container path must be absolute`);
+    return { kind: "tmpfs", source: "tmpfs", destination: dest, readonly: false, options: opts ? opts.split(",") : [] };
+  })];
+  const seen = new Set<string>();
+  for (const b of binds) {
+    if (seen.has(b.destination)) throw invalidArgument(`Duplicate mount point: ${b.destination}`);
+    seen.add(b.destination);
+  }
+  const cpus = o.cpus === undefined ? undefined : Number(o.cpus);
+  if (cpus !== undefined && !(cpus > 0)) throw invalidArgument(`--cpus ${JSON.stringify(String(o.cpus))}: expected a positive number such as 0.5 or 2`);
+  const memory = o.memory === undefined ? undefined : parseBytes(o.memory, "--memory");
+  if (memory !== undefined && memory < 6 * 1024 * 1024) throw invalidArgument("--memory: the minimum is 6MB");
+  const swap = o.memorySwap === undefined ? undefined : String(o.memorySwap) === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap");
+  if (swap !== undefined && swap !== -1 && memory !== undefined && swap < memory) throw invalidArgument("--memory-swap: must be at least --memory (it is memory plus swap)");
+  if (o.cpusetCpus !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(o.cpusetCpus)) throw invalidArgument(`--cpuset-cpus ${JSON.stringify(o.cpusetCpus)}: expected a list such as 0-1 or 0,2`);
+  const logMaxSize = o.logOpts?.["max-size"] === undefined ? 0 : parseBytes(o.logOpts["max-size"], "--log-opt max-size");
+  const logMaxFile = o.logOpts?.["max-file"] === undefined ? 1 : parseInt10(o.logOpts["max-file"], "--log-opt max-file", 1);
+  for (const k of Object.keys(o.logOpts ?? {})) if (k !== "max-size" && k !== "max-file") throw invalidArgument(`--log-opt ${k}: the json-file log takes max-size and max-file`);
+  return {
+    image: o.image,
+    name: o.name?.replace(/^\//, ""),
+    command: o.command ?? [],
+    entrypoint: o.entrypoint,
+    env: o.env ?? [],
+    workdir: o.workdir,
+    user: o.user,
+    hostname: o.hostname,
+    labels: o.labels ?? {},
+    binds,
+    readOnly: o.readOnly ?? false,
+    memory,
+    memorySwap: swap,
+    cpuQuota: cpus === undefined ? undefined : Math.round(cpus * 100_000),
+    cpuShares: o.cpuShares === undefined ? undefined : parseInt10(o.cpuShares, "--cpu-shares", 2),
+    cpusetCpus: o.cpusetCpus,
+    pidsLimit: o.pidsLimit === undefined ? undefined : parseInt10(o.pidsLimit, "--pids-limit", -1),
+    capAdd: (o.capAdd ?? []).map((c) => capName(c, "--cap-add")),
+    capDrop: (o.capDrop ?? []).map((c) => capName(c, "--cap-drop")),
+    privileged: o.privileged ?? false,
+    seccomp,
+    noNewPrivileges,
+    stopSignal: o.stopSignal,
+    stopTimeout: o.stopTimeout,
+    network,
+    autoRemove: o.autoRemove ?? false,
+    logMaxSize,
+    logMaxFile,
+    ulimits: (o.ulimits ?? []).map(parseUlimit),
+    sysctls: o.sysctls ?? {},
+    shmSize: o.shmSize === undefined ? undefined : parseBytes(o.shmSize, "--shm-size"),
+  };
+}
