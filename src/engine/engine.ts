@@ -18,6 +18,11 @@ import { remove } from "./containers/remove.js";
 import { start } from "./containers/start.js";
 import { stop } from "./containers/stop.js";
 import { wait } from "./containers/wait.js";
+import { archiveFrom, archiveTo, copyFrom, copyTo, type CopyOptions } from "./containers/cp.js";
+import { diff, type FsChange } from "./containers/diff.js";
+import { exportFs } from "./containers/export.js";
+import { commit, type CommitOptions } from "./containers/commit.js";
+import type { Readable } from "node:stream";
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type Volume } from "./volumes.js";
 
 export class Engine {
@@ -107,6 +112,42 @@ export class Engine {
     unpause(this.ctx, ref);
   }
 
+  /** `cp CONTAINER:SRC DEST`: SRC inside the container to DEST on the host, Docker's rules. */
+  copyFrom(ref: string, src: string, dest: string, opts?: CopyOptions): Promise<void> {
+    return copyFrom(this.ctx, ref, src, dest, opts);
+  }
+
+  /** `cp SRC CONTAINER:DEST`: SRC on the host to DEST inside the container. */
+  copyTo(ref: string, src: string, dest: string, opts?: CopyOptions): Promise<void> {
+    return copyTo(this.ctx, ref, src, dest, opts);
+  }
+
+  /** `cp CONTAINER:SRC -`: SRC inside the container as a tar stream. */
+  archiveFrom(ref: string, src: string, opts?: CopyOptions): Readable {
+    return archiveFrom(this.ctx, ref, src, opts);
+  }
+
+  /** `cp - CONTAINER:DEST`: a tar stream extracted into the directory DEST inside the container. */
+  archiveTo(ref: string, dest: string, tar: Readable, opts?: CopyOptions): Promise<void> {
+    return archiveTo(this.ctx, ref, dest, tar, opts);
+  }
+
+  /** What changed in the container's file system since its image (`docker diff`). */
+  diff(ref: string): Promise<FsChange[]> {
+    return diff(this.ctx, ref);
+  }
+
+  /** The container's whole file system as a tar stream. */
+  export(ref: string): Readable {
+    return exportFs(this.ctx, ref);
+  }
+
+  /** The container's changes as a new image on top of its image; returns the image (its `id` is sha256:…). */
+  async commit(ref: string, opts?: CommitOptions): Promise<{ id: string; names: string[] }> {
+    const image = await commit(this.ctx, ref, opts);
+    return { id: image.id, names: image.names };
+  }
+
   /** What the monitor runs when a container's program has exited. */
   cleanup(id: string): Promise<void> {
     return cleanup(this.ctx, id);
@@ -150,3 +191,4 @@ export class Engine {
 }
 
 export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions };
+export type { CopyOptions, FsChange, CommitOptions };

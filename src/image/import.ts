@@ -17,6 +17,8 @@ export interface ImportOptions {
   /** the image's creation time (default now); fixed by bootstrap for reproducible digests */
   created?: string;
   createdBy?: string;
+  /** the image's author (`docker commit -a`) */
+  author?: string;
 }
 
 /** The first bytes of a stream, and a stream that still yields everything. */
@@ -75,11 +77,14 @@ export async function commitImage(
   opts: ImportOptions,
   keep: (d: string) => void,
   base?: ImageConfig,
+  /** the base image's layers, when `base` is an image these layers go on top of (commit) */
+  baseLayers: Descriptor[] = [],
 ): Promise<Image> {
   const created = opts.created ?? new Date().toISOString();
   const platform = hostPlatform();
   const config: ImageConfig = {
     created,
+    ...(opts.author ? { author: opts.author } : {}),
     architecture: base?.architecture ?? platform.architecture,
     os: base?.os ?? platform.os,
     ...(platform.variant && !base ? { variant: platform.variant } : {}),
@@ -87,7 +92,7 @@ export async function commitImage(
     rootfs: { type: "layers", diff_ids: [...(base?.rootfs.diff_ids ?? []), ...layers.map((l) => l.diffId)] },
     history: [
       ...(base?.history ?? []),
-      ...layers.map((l) => ({ created, created_by: l.createdBy ?? opts.createdBy ?? "berth import", ...(l.comment ?? opts.message ? { comment: l.comment ?? opts.message } : {}) })),
+      ...layers.map((l) => ({ created, created_by: l.createdBy ?? opts.createdBy ?? "berth import", ...(opts.author ? { author: opts.author } : {}), ...(l.comment ?? opts.message ? { comment: l.comment ?? opts.message } : {}) })),
     ],
   };
   const configBlob = store.content.writeBlob(JSON.stringify(config));
@@ -96,7 +101,7 @@ export async function commitImage(
     schemaVersion: 2,
     mediaType: MediaType.OCI_MANIFEST,
     config: { mediaType: MediaType.OCI_CONFIG, digest: configBlob.digest, size: configBlob.size },
-    layers: layers.map((l) => l.layer),
+    layers: [...baseLayers, ...layers.map((l) => l.layer)],
   };
   const manifestBlob = store.content.writeBlob(JSON.stringify(manifest));
   keep(manifestBlob.digest);

@@ -27,6 +27,10 @@ import * as startCmd from "./start.js";
 import * as stopCmd from "./stop.js";
 import * as volumeCmd from "./volume.js";
 import * as waitCmd from "./wait.js";
+import * as cpCmd from "./cp.js";
+import * as diffCmd from "./diff.js";
+import * as exportCmd from "./export.js";
+import * as commitCmd from "./commit.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -42,6 +46,10 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   logsCmd.register(parent, env);
   waitCmd.register(parent, env);
   pauseCmd.register(parent, env);
+  cpCmd.register(parent, env);
+  diffCmd.register(parent, env);
+  exportCmd.register(parent, env);
+  commitCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {

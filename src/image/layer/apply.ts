@@ -29,8 +29,9 @@ export interface ApplyOptions {
    * "overlay" (default): root is a fresh upper-style directory holding only this layer;
    * whiteouts become 0:0 character devices and opaque directories get trusted.overlay.opaque=y.
    * "remove": root already holds the lower layers' files; whiteouts delete them.
+   * "none": not a layer but a plain archive (`berth cp`): `.wh.` names are ordinary files.
    */
-  whiteouts?: "overlay" | "remove";
+  whiteouts?: "overlay" | "remove" | "none";
   expectedDiffId?: string;
   expectedDigest?: string;
   idMap?: IdMap;
@@ -255,8 +256,9 @@ class Applier {
   private async entry(e: TarEntry): Promise<void> {
     const parts = normalize(e.name, e.name);
     const base = parts.at(-1);
-    if (base?.startsWith(WHITEOUT_PREFIX)) return this.whiteout(e, parts);
-    if (parts.slice(0, -1).some((c) => c.startsWith(WHITEOUT_PREFIX))) {
+    const plain = this.opts.whiteouts === "none";
+    if (!plain && base?.startsWith(WHITEOUT_PREFIX)) return this.whiteout(e, parts);
+    if (!plain && parts.slice(0, -1).some((c) => c.startsWith(WHITEOUT_PREFIX))) {
       throw invalidArgument(`layer: entry ${q(e.name)}: a whiteout name cannot be a directory`);
     }
     if (base === undefined) {

@@ -187,3 +187,21 @@ function* treeChanges(lower: string | undefined, upper: string, rel: string, pen
 export function diffTrees(lower: string, upper: string, opts: DiffOptions = {}): Readable {
   return Readable.from(tarOf(treeChanges(lower, upper, "", []), opts.idMap), { objectMode: false });
 }
+
+/** A whole tree in walk order: the object at `p` named `name` ("" leaves it out), then its content. */
+function* treeEntries(p: string, name: string): Generator<Change> {
+  const st = lstat(p);
+  if (!st) return; // gone while we walked
+  if (name) yield { name, path: p, st };
+  if (!st.isDirectory()) return;
+  for (const c of fs.readdirSync(p).sort(byName)) yield* treeEntries(path.join(p, c), join(name, c));
+}
+
+/**
+ * The file system object at `p` as a plain tar (not a layer: no whiteouts), its entry named
+ * `name` and its content below that name; with `name` "" only the content (`berth cp SRC/.`,
+ * `berth export`). Symlinks are stored, never followed.
+ */
+export function tarTree(p: string, name: string, opts: DiffOptions = {}): Readable {
+  return Readable.from(tarOf(treeEntries(p, name), opts.idMap), { objectMode: false });
+}

@@ -64,6 +64,11 @@ export class CopySnapshotter extends DirSnapshots implements Snapshotter {
     this.recordMount(key, target);
   }
 
+  lowerDirs(key: string): string[] {
+    const snap = this.activeMeta(key);
+    return snap.parent ? [path.join(this.dir(snap.parent), "fs")] : [];
+  }
+
   diff(key: string): Readable {
     const snap = this.activeMeta(key);
     const empty = path.join(this.root, "empty");

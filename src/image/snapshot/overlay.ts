@@ -115,6 +115,10 @@ export class OverlaySnapshotter extends DirSnapshots implements Snapshotter {
     this.recordMount(key, target);
   }
 
+  lowerDirs(key: string): string[] {
+    return this.lowers(this.activeMeta(key).parent).map((l) => fs.realpathSync(path.join(this.root, l)));
+  }
+
   diff(key: string): Readable {
     this.activeMeta(key);
     return diffLayer(path.join(this.activeDir(key), "upper"));

@@ -43,6 +43,11 @@ export interface Snapshotter {
   active(): ActiveSnapshot[];
   /** Mounts the active snapshot at `target` (an existing directory). */
   mount(key: string, target: string): void;
+  /**
+   * The directories whose union is what an active snapshot was made on, nearest first (overlay:
+   * each layer's own files with overlay whiteouts; copy: the one full tree).
+   */
+  lowerDirs(key: string): string[];
   /** The changes made in the active snapshot, as an uncompressed layer tar. */
   diff(key: string): Readable;
   /** Removes an active snapshot (its mount must be gone). */
