@@ -7,11 +7,11 @@
 import * as fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { failedPrecondition, invalidArgument, notFound } from "../../errors.js";
+import { BerthError, failedPrecondition, invalidArgument, notFound } from "../../errors.js";
 import { applyLayer, tarTree, type IdMap } from "../../image/index.js";
 import type { EngineContext } from "../context.js";
 import type { HostConfig } from "../options.js";
-import { openRootfs, resolveIn, type Rootfs } from "./rootfs.js";
+import { hostPath, mountOf, openRootfs, resolveIn, type Resolved, type Rootfs } from "./rootfs.js";
 
 export interface CopyOptions {
   /** `-a`: keep the source's owners */
@@ -53,6 +53,7 @@ function placement(src: Source, dest: Target): { into: "dest" | "parent"; name: 
 }
 
 function checkContents(src: Source, shown: string): void {
+  if (shown.endsWith("/") && !src.isDir) throw invalidArgument(`${shown}: not a directory`);
   if (src.contents && !src.isDir) throw invalidArgument(`${shown}: not a directory (SRC/. copies a directory's content)`);
 }
 
@@ -60,9 +61,19 @@ function ownerMap(opts: CopyOptions, uid: number, gid: number): IdMap | undefine
   return opts.archive ? undefined : () => [uid, gid];
 }
 
-/** A path inside the container, resolved in its root; missing is Docker's "Could not find the file". */
+/** resolveIn, where a missing path is Docker's "Could not find the file". */
+function resolveInContainer(fsr: Rootfs, ref: string, p: string, followLast: boolean): Resolved {
+  try {
+    return resolveIn(fsr, p, followLast);
+  } catch (e) {
+    if (e instanceof BerthError && e.kind === "NotFound") throw notFound(`Could not find the file ${p} in container ${ref}`);
+    throw e;
+  }
+}
+
+/** A path inside the container, resolved in its root. */
 function containerSource(fsr: Rootfs, ref: string, src: string, opts: CopyOptions): Source {
-  const r = resolveIn(fsr.dir, src, opts.followLink === true || endsWithDot(src) || src.endsWith("/"));
+  const r = resolveInContainer(fsr, ref, src, opts.followLink === true || endsWithDot(src) || src.endsWith("/"));
   if (!r.st) throw notFound(`Could not find the file ${src} in container ${ref}`);
   const s: Source = { path: r.path, isDir: r.st.isDirectory(), contents: endsWithDot(src), base: baseName(src) };
   checkContents(s, `${ref}:${src}`);
@@ -78,9 +89,11 @@ function hostSource(src: string, opts: CopyOptions): Source {
   return s;
 }
 
-function writable(fsr: Rootfs, ref: string): void {
-  const h = JSON.parse(fsr.row.config) as HostConfig;
-  if (h.readOnly) throw failedPrecondition(`container ${ref}: its root filesystem is read-only`);
+/** Refuses to write at `parts` (resolved) when the container sees it read-only. */
+function writable(fsr: Rootfs, ref: string, parts: string[]): void {
+  const m = mountOf(fsr, parts);
+  if (m?.readonly) throw failedPrecondition(`container ${ref}: /${m.parts.join("/")} is mounted read-only`);
+  if (!m && (JSON.parse(fsr.row.config) as HostConfig).readOnly) throw failedPrecondition(`container ${ref}: its root filesystem is read-only`);
 }
 
 /** Copies SRC inside the container to DEST on the host. */
@@ -128,11 +141,11 @@ export async function copyTo(ctx: EngineContext, ref: string, src: string, dest:
   const s = hostSource(src, opts);
   const fsr = openRootfs(ctx, ref);
   try {
-    writable(fsr, ref);
-    const d = resolveIn(fsr.dir, dest, true);
+    const d = resolveInContainer(fsr, ref, dest, true);
+    writable(fsr, ref, d.parts);
     const { into, name } = placement(s, { shown: `${ref}:${dest}`, exists: d.st !== undefined, isDir: d.st?.isDirectory() ?? false, slash: dest.endsWith("/") });
     // into the parent: the resolved DEST's own name (DEST may have been a symlink), which resolveIn checked is a directory
-    const dir = into === "dest" ? d.path : path.join(fsr.dir, ...d.parts.slice(0, -1));
+    const dir = into === "dest" ? d.path : hostPath(fsr, d.parts.slice(0, -1));
     const top = into === "dest" ? name : d.parts.at(-1);
     if (top === undefined) throw invalidArgument(`${ref}:${dest}: cannot replace the container's root directory`);
     await applyLayer(dir, tarTree(s.path, top), { whiteouts: "none", idMap: ownerMap(opts, 0, 0) });
@@ -145,8 +158,8 @@ export async function copyTo(ctx: EngineContext, ref: string, src: string, dest:
 export async function archiveTo(ctx: EngineContext, ref: string, dest: string, input: Readable, opts: CopyOptions = {}): Promise<void> {
   const fsr = openRootfs(ctx, ref);
   try {
-    writable(fsr, ref);
-    const d = resolveIn(fsr.dir, dest, true);
+    const d = resolveInContainer(fsr, ref, dest, true);
+    writable(fsr, ref, d.parts);
     if (!d.st) throw notFound(`Could not find the file ${dest} in container ${ref}`);
     if (!d.st.isDirectory()) throw invalidArgument(`${ref}:${dest}: must be a directory to extract an archive into`);
     await applyLayer(d.path, input, { whiteouts: "none", idMap: ownerMap(opts, 0, 0) });

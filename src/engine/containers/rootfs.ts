@@ -2,21 +2,33 @@
 // running container's own mount, or, for a created or stopped one, its snapshot mounted for the
 // moment under <runroot>/mounts/ (never under the run dir, which start and cleanup empty). Paths
 // inside are resolved as if the root were "/", so no symlink or `..` in the container reaches
-// the host.
+// the host. Bind mounts and volumes are reached where the container sees them (their host
+// directories), and so are the /etc files berth writes while the container runs; tmpfs mounts
+// exist only inside the container and are not.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
 import { invalidArgument, notFound } from "../../errors.js";
 import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
+import type { HostConfig } from "../options.js";
 import { refresh } from "./cleanup.js";
 import { lookup } from "./lookup.js";
 import { isMounted, unmount } from "./start.js";
+
+/** A host directory or file the container sees at `parts`. */
+export interface Mount {
+  parts: string[];
+  host: string;
+  readonly: boolean;
+}
 
 export interface Rootfs {
   row: ContainerRow;
   /** the host directory that is the container's "/" */
   dir: string;
+  /** deepest first */
+  mounts: Mount[];
   /** unmounts what was mounted for this; idempotent */
   release(): void;
 }
@@ -25,8 +37,18 @@ export interface Rootfs {
 export function openRootfs(ctx: EngineContext, ref: string): Rootfs {
   const found = lookup(ctx, ref);
   const row = refresh(ctx, found) ?? found;
-  const own = ctx.paths(row.id).rootfs;
-  if ((row.state === "running" || row.state === "paused") && isMounted(own)) return { row, dir: own, release: () => undefined };
+  const p = ctx.paths(row.id);
+  const split = (d: string) => d.split("/").filter((c) => c !== "" && c !== ".");
+  const h = JSON.parse(row.config) as HostConfig;
+  const mounts: Mount[] = [];
+  for (const b of h.binds) {
+    if (b.kind === "bind") mounts.push({ parts: split(b.destination), host: b.source, readonly: b.readonly });
+    if (b.kind === "volume") mounts.push({ parts: split(b.destination), host: ctx.volumeDir(b.source), readonly: b.readonly });
+  }
+  const live = (row.state === "running" || row.state === "paused") && isMounted(p.rootfs);
+  if (live) for (const [f, host] of [["etc/hosts", p.hosts], ["etc/hostname", p.hostname], ["etc/resolv.conf", p.resolvConf]] as const) mounts.push({ parts: split(f), host, readonly: false });
+  mounts.sort((a, b) => b.parts.length - a.parts.length);
+  if (live) return { row, dir: p.rootfs, mounts, release: () => undefined };
   const dir = path.join(ctx.runroot, "mounts", `${row.id}.${randomBytes(4).toString("hex")}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
@@ -39,6 +61,7 @@ export function openRootfs(ctx: EngineContext, ref: string): Rootfs {
   return {
     row,
     dir,
+    mounts,
     release: () => {
       if (released) return;
       released = true;
@@ -62,7 +85,8 @@ export interface Resolved {
  * stops there. The last component is followed only with `followLast`; it may be missing, any
  * other may not.
  */
-export function resolveIn(root: string, p: string, followLast: boolean): Resolved {
+export function resolveIn(fsr: Pick<Rootfs, "dir" | "mounts">, p: string, followLast: boolean): Resolved {
+  const hostOf = (parts: string[]) => hostPath(fsr, parts);
   const stack: string[] = [];
   const todo = p.split("/").reverse();
   let links = 0;
@@ -73,7 +97,7 @@ export function resolveIn(root: string, p: string, followLast: boolean): Resolve
       stack.pop();
       continue;
     }
-    const host = path.join(root, ...stack, c);
+    const host = hostOf([...stack, c]);
     const st = fs.lstatSync(host, { throwIfNoEntry: false });
     const last = !todo.some((t) => t !== "" && t !== ".");
     if (!st) {
@@ -91,5 +115,16 @@ export function resolveIn(root: string, p: string, followLast: boolean): Resolve
     stack.push(c);
     if (last) return { parts: stack, path: host, st };
   }
-  return { parts: stack, path: path.join(root, ...stack), st: fs.lstatSync(path.join(root, ...stack)) };
+  return { parts: stack, path: hostOf(stack), st: fs.lstatSync(hostOf(stack)) };
+}
+
+/** The mount `parts` lies in (the root filesystem's when none). */
+export function mountOf(fsr: Pick<Rootfs, "mounts">, parts: string[]): Mount | undefined {
+  return fsr.mounts.find((m) => m.parts.length <= parts.length && m.parts.every((c, i) => parts[i] === c));
+}
+
+/** Where a resolved container path (no symlinks in `parts`) is on the host. */
+export function hostPath(fsr: Pick<Rootfs, "dir" | "mounts">, parts: string[]): string {
+  const m = mountOf(fsr, parts);
+  return m ? path.join(m.host, ...parts.slice(m.parts.length)) : path.join(fsr.dir, ...parts);
 }
