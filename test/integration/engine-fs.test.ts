@@ -147,6 +147,13 @@ describe("berth engine: cp, diff, export, commit", { skip: rootSkip }, () => {
       assert.deepEqual(tree(host("contents")), want);
       ok(["cp", "fs-r:/tree/a.txt", host("one.txt")]); // a file to a new name
       assert.equal(readFileSync(host("one.txt"), "utf8"), "alpha\n");
+      // cp pauses a running container while it works, and leaves it running; a paused one stays paused
+      assert.equal(ok(["inspect", "-f", "{{.State.Status}}", "fs-r"]).trim(), "running");
+      ok(["pause", "fs-r"]);
+      ok(["cp", "fs-r:/tree/a.txt", host("paused.txt")]);
+      assert.equal(readFileSync(host("paused.txt"), "utf8"), "alpha\n");
+      assert.equal(ok(["inspect", "-f", "{{.State.Status}}", "fs-r"]).trim(), "paused");
+      ok(["unpause", "fs-r"]);
 
       // a stopped container, and a created one that never ran
       ok(["stop", "-t", "1", "fs-r"]);

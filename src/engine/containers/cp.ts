@@ -3,7 +3,8 @@
 // content, a missing DEST becomes the copy; `-a` keeps owners (else the receiving side's root,
 // or the user who runs berth on the host), `-L` follows a symlink SRC. Every copy is a tar
 // stream from the source extracted, confined, into a directory on the other side, so that no
-// symlink or `..` in the container leads out of its root.
+// symlink or `..` in the container leads out of its root; a running container is paused
+// meanwhile, so that it cannot change a path between our checking and our using it.
 import * as fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -98,7 +99,7 @@ function writable(fsr: Rootfs, ref: string, parts: string[]): void {
 
 /** Copies SRC inside the container to DEST on the host. */
 export async function copyFrom(ctx: EngineContext, ref: string, src: string, dest: string, opts: CopyOptions = {}): Promise<void> {
-  const fsr = openRootfs(ctx, ref);
+  const fsr = openRootfs(ctx, ref, { freeze: true });
   try {
     const s = containerSource(fsr, ref, src, opts);
     const st = fs.statSync(dest, { throwIfNoEntry: false });
@@ -118,7 +119,7 @@ export async function copyFrom(ctx: EngineContext, ref: string, src: string, des
 
 /** SRC inside the container as a tar stream (`berth cp CONTAINER:SRC -`); the container's owners kept. */
 export function archiveFrom(ctx: EngineContext, ref: string, src: string, opts: CopyOptions = {}): Readable {
-  const fsr = openRootfs(ctx, ref);
+  const fsr = openRootfs(ctx, ref, { freeze: true });
   let s: Source;
   try {
     s = containerSource(fsr, ref, src, opts);
@@ -139,7 +140,7 @@ export function archiveFrom(ctx: EngineContext, ref: string, src: string, opts: 
 /** Copies SRC on the host to DEST inside the container. */
 export async function copyTo(ctx: EngineContext, ref: string, src: string, dest: string, opts: CopyOptions = {}): Promise<void> {
   const s = hostSource(src, opts);
-  const fsr = openRootfs(ctx, ref);
+  const fsr = openRootfs(ctx, ref, { freeze: true });
   try {
     const d = resolveInContainer(fsr, ref, dest, true);
     writable(fsr, ref, d.parts);
@@ -156,7 +157,7 @@ export async function copyTo(ctx: EngineContext, ref: string, src: string, dest:
 
 /** Extracts a tar stream into the directory DEST inside the container (`berth cp - CONTAINER:DEST`). */
 export async function archiveTo(ctx: EngineContext, ref: string, dest: string, input: Readable, opts: CopyOptions = {}): Promise<void> {
-  const fsr = openRootfs(ctx, ref);
+  const fsr = openRootfs(ctx, ref, { freeze: true });
   try {
     const d = resolveInContainer(fsr, ref, dest, true);
     writable(fsr, ref, d.parts);

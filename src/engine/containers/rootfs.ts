@@ -14,6 +14,7 @@ import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
 import { refresh } from "./cleanup.js";
 import { lookup } from "./lookup.js";
+import { pause, unpause } from "./pause.js";
 import { isMounted, unmount } from "./start.js";
 
 /** A host directory or file the container sees at `parts`. */
@@ -33,8 +34,12 @@ export interface Rootfs {
   release(): void;
 }
 
-/** The container `ref`'s root filesystem, mounted. The caller releases it. */
-export function openRootfs(ctx: EngineContext, ref: string): Rootfs {
+/**
+ * The container `ref`'s root filesystem, mounted. The caller releases it. With `freeze`, a
+ * running container is paused until then, so that its processes cannot swap a directory for
+ * a symlink between our resolving a path and our using it (as Docker's cp does).
+ */
+export function openRootfs(ctx: EngineContext, ref: string, opts: { freeze?: boolean } = {}): Rootfs {
   const found = lookup(ctx, ref);
   const row = refresh(ctx, found) ?? found;
   const p = ctx.paths(row.id);
@@ -48,7 +53,21 @@ export function openRootfs(ctx: EngineContext, ref: string): Rootfs {
   const live = (row.state === "running" || row.state === "paused") && isMounted(p.rootfs);
   if (live) for (const [f, host] of [["etc/hosts", p.hosts], ["etc/hostname", p.hostname], ["etc/resolv.conf", p.resolvConf]] as const) mounts.push({ parts: split(f), host, readonly: false });
   mounts.sort((a, b) => b.parts.length - a.parts.length);
-  if (live) return { row, dir: p.rootfs, mounts, release: () => undefined };
+  if (live) {
+    const frozen = opts.freeze === true && row.state === "running";
+    if (frozen) pause(ctx, row.id);
+    let released = false;
+    const release = () => {
+      if (released || !frozen) return;
+      released = true;
+      try {
+        unpause(ctx, row.id);
+      } catch (e) {
+        ctx.warn(`container ${row.name}: could not unpause: ${(e as Error).message}`);
+      }
+    };
+    return { row, dir: p.rootfs, mounts, release };
+  }
   const dir = path.join(ctx.runroot, "mounts", `${row.id}.${randomBytes(4).toString("hex")}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
