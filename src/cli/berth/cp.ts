@@ -28,6 +28,15 @@ function hostPath(env: CommandEnv, p: string): string {
   return abs;
 }
 
+/** A tar to stdout; a reader that stops early (`| head`) ends it quietly, as SIGPIPE would. */
+export async function toStdout(tar: Readable, out: Writable): Promise<void> {
+  try {
+    await pipeline(tar, out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPIPE") throw e;
+  }
+}
+
 export function register(parent: Command, env: CommandEnv): void {
   parent
     .command("cp")
@@ -49,7 +58,7 @@ export function register(parent: Command, env: CommandEnv): void {
         if (src.path === "") throw invalidArgument(`cp: ${srcArg}: the path in the container is empty`);
         if (dest.path === "-") {
           if ((env.cli.stdout as { isTTY?: boolean }).isTTY) throw invalidArgument("cp: refusing to write a tar archive to a terminal: redirect stdout");
-          await pipeline(e.archiveFrom(src.container, src.path, opts), env.cli.stdout as Writable);
+          await toStdout(e.archiveFrom(src.container, src.path, opts), env.cli.stdout as Writable);
         } else {
           await e.copyFrom(src.container, src.path, hostPath(env, dest.path), opts);
         }

@@ -6,6 +6,7 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { invalidArgument } from "../../errors.js";
+import { toStdout } from "./cp.js";
 import { type CommandEnv, engine, userPath } from "./globals.js";
 
 export function register(parent: Command, env: CommandEnv): void {
@@ -20,7 +21,7 @@ export function register(parent: Command, env: CommandEnv): void {
       }
       const tar = engine(env).export(ref);
       if (!opts.output) {
-        await pipeline(tar, env.cli.stdout as Writable);
+        await toStdout(tar, env.cli.stdout as Writable);
         return;
       }
       const target = userPath(env, opts.output);
