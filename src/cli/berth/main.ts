@@ -27,6 +27,7 @@ import * as startCmd from "./start.js";
 import * as stopCmd from "./stop.js";
 import * as volumeCmd from "./volume.js";
 import * as waitCmd from "./wait.js";
+import * as attachCmd from "./attach.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -42,6 +43,7 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   logsCmd.register(parent, env);
   waitCmd.register(parent, env);
   pauseCmd.register(parent, env);
+  attachCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
