@@ -79,7 +79,7 @@ static struct {
   struct client clients[ATTACH_MAX_CLIENTS];
   char in[4096];       /* input not yet written to the container */
   size_t in_len, in_off;
-} mon = {.listen_fd = -1, .stdin_w = -1, .console_peer = -1, .tty = {.fd = -1}};
+} mon; /* zeroed (bss, not data: its buffers cost nothing until used); fds set to -1 at setup */
 
 static int write_full(int fd, const char *p, size_t n) {
   while (n > 0) {
@@ -387,6 +387,7 @@ int monitor_setup(int argc, char **argv) {
   mon.max_size = atoll(argv[4]);
   mon.max_files = atoi(argv[5]);
   if (mon.max_files < 1) mon.max_files = 1;
+  mon.listen_fd = mon.stdin_w = mon.console_peer = mon.tty.fd = -1;
   mon.attach_path = argv[6];
   mon.open_stdin = strcmp(argv[7], "1") == 0;
   mon.exit_command = argc > 8 ? argv + 8 : NULL;
