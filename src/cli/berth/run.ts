@@ -2,7 +2,7 @@
 // (from the log its monitor writes), signals are passed on, and berth exits with its status.
 // With -i or -t, berth attaches to it instead (attach.ts): input, a terminal, detach keys.
 import type { Command } from "commander";
-import type { Engine } from "../../engine/index.js";
+import { type Engine, parseDetachKeys } from "../../engine/index.js";
 import { attachSession, terminalSize } from "./attach.js";
 import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
 import { type CommandEnv, engine } from "./globals.js";
@@ -49,6 +49,7 @@ export function register(program: Command, env: CommandEnv): void {
     const e = engine(env);
     const opts = { ...containerOptions(env, f, image, command), tty: f.tty ?? false, openStdin: f.interactive ?? false };
     if (!f.detach && (f.tty || f.interactive)) {
+      parseDetachKeys(f.detachKeys ?? ""); // refused before anything is made
       // attached before the program runs; --rm stays with the container, so a detached one
       // is still removed when it exits
       const c = await e.create(opts);
