@@ -2,6 +2,7 @@
 // socket. With a terminal on both sides, ours is in raw mode (restored on every way out) and
 // follows the window size; Ctrl-P Ctrl-Q (--detach-keys) detaches and leaves the container
 // running; when the container exits, berth exits with its code.
+import { spawnSync } from "node:child_process";
 import type { Command } from "commander";
 import type { ReadStream, WriteStream } from "node:tty";
 import type { Attachment, AttachOptions, Engine } from "../../engine/index.js";
@@ -24,7 +25,11 @@ export async function attachSession(env: CommandEnv, e: Engine, a: Attachment, o
   try {
     if (raw) {
       input!.setRawMode!(true);
-      cleanups.push(() => input!.setRawMode!(false));
+      cleanups.push(() => input!.setRawMode!(false)); // libuv puts back the whole termios it saved
+      // Node's raw mode keeps output processing; the container's pty already made its \r\n
+      // (Docker's raw mode clears OPOST too)
+      const fd = (input as unknown as { fd?: number }).fd;
+      if (typeof fd === "number") spawnSync("stty", ["-opost"], { stdio: [fd, "ignore", "ignore"] });
     }
     const out = new Promise<void>((resolve) => {
       let open = 2;
