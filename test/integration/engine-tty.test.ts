@@ -4,10 +4,12 @@
 // screen is read back. The monitor that holds the terminal stays under 1 MB.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { parseDetachKeys } from "../../src/engine/index.js";
+import { AttachMsg } from "../../src/engine/monitor.js";
 import { REPO, rootSkip } from "../helpers/oci.js";
 
 const BERTH = path.join(REPO, "bin", "berth");
@@ -87,7 +89,8 @@ describe("berth engine: terminals, attach and stdin", { skip: rootSkip || (!hasS
     ok(["bootstrap", "busybox"]);
   });
   after(() => {
-    for (const id of readdirSync(path.join(root, "containers"), { withFileTypes: true }).map((d) => d.name)) berth(["rm", "-f", id]);
+    const made = path.join(root, "containers");
+    if (existsSync(made)) for (const id of readdirSync(made)) berth(["rm", "-f", id]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -248,5 +251,22 @@ describe("berth engine: terminals, attach and stdin", { skip: rootSkip || (!hasS
     } finally {
       berth(["rm", "-f", "stopped"]);
     }
+  });
+});
+
+describe("the attach protocol and detach keys", () => {
+  test("native/monitor.h and src/engine/monitor.ts name the same messages with the same numbers", () => {
+    const header = readFileSync(path.join(REPO, "native", "monitor.h"), "utf8");
+    const inC = Object.fromEntries([...header.matchAll(/^\s*ATTACH_([A-Z_]+) = (\d+),/gm)].map((m) => [m[1]!, Number(m[2])]));
+    const inTs = Object.fromEntries(Object.entries(AttachMsg).filter(([k]) => Number.isNaN(Number(k))));
+    assert.deepEqual(inC, inTs);
+  });
+
+  test("--detach-keys reads as Docker's: ctrl-p,ctrl-q, single characters, ctrl-@ … ctrl-_; bad ones are refused", () => {
+    assert.deepEqual([...parseDetachKeys("ctrl-p,ctrl-q")], [0x10, 0x11]);
+    assert.deepEqual([...parseDetachKeys("ctrl-x")], [0x18]);
+    assert.deepEqual([...parseDetachKeys("a,ctrl-@,ctrl-[,ctrl-_")], [0x61, 0, 27, 31]);
+    assert.deepEqual([...parseDetachKeys("")], []);
+    for (const bad of ["ctrl-", "ctrl-pp", "alt-x", "ctrl-p,,ctrl-q"]) assert.throws(() => parseDetachKeys(bad), /--detach-keys/);
   });
 });
