@@ -88,10 +88,20 @@ describe("berth engine: terminals, attach and stdin", { skip: rootSkip || (!hasS
     runroot = path.join(dir, "run");
     ok(["bootstrap", "busybox"]);
   });
-  after(() => {
+  after(async () => {
     const made = path.join(root, "containers");
     if (existsSync(made)) for (const id of readdirSync(made)) berth(["rm", "-f", id]);
-    rmSync(dir, { recursive: true, force: true });
+    // a monitor's exit command (berth container cleanup) may still be finishing in this root
+    const busy = () =>
+      readdirSync("/proc").some((p) => {
+        try {
+          return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(root);
+        } catch {
+          return false;
+        }
+      });
+    for (let i = 0; i < 100 && busy(); i++) await new Promise((r) => setTimeout(r, 100));
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   test("run -it busybox sh: typed commands run, 42 shows, exit 3 is berth's exit code", async () => {
@@ -119,6 +129,44 @@ describe("berth engine: terminals, attach and stdin", { skip: rootSkip || (!hasS
     assert.match(t.screen(), /^\/dev\/pts\/\d+\r?$/m);
     assert.match(t.screen(), new RegExp(`^${ROWS} ${COLS}\\r?$`, "m"));
     assert.match(t.screen(), /-> \/dev\/pts\/\d+/);
+  });
+
+  test("run -it: when the outer terminal is resized (SIGWINCH), so is the container's", () => {
+    // python's pty module: this test needs to change the outer terminal's size while berth runs
+    const driver = `
+import os, pty, sys, time, select, struct, fcntl, termios
+def size(fd, r, c): fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", r, c, 0, 0))
+pid, fd = pty.fork()
+if pid == 0:
+    size(0, 20, 70)
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+def until(pat, t):
+    global out
+    end = time.time() + t
+    while time.time() < end and pat not in out:
+        if select.select([fd], [], [], 0.1)[0]:
+            try: d = os.read(fd, 4096)
+            except OSError: return False
+            if not d: return False
+            out += d
+    return pat in out
+until(b"# ", 30)
+os.write(fd, b"stty size\\r")
+until(b"20 70", 30)
+size(fd, 40, 120)
+for i in range(100):
+    os.write(fd, b"stty size\\r")
+    if until(b"40 120", 0.3): break
+os.write(fd, b"exit 0\\r")
+until(b"no such thing", 30)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace") + "\\nEXIT %d\\n" % os.waitstatus_to_exitcode(st))
+`;
+    const r = spawnSync("python3", ["-c", driver, BERTH, ...args(["run", "--rm", "-it", "busybox", "sh"])], { encoding: "utf8", timeout: 120_000 });
+    assert.match(r.stdout, /^20 70\r?$/m, r.stdout + r.stderr);
+    assert.match(r.stdout, /^40 120\r?$/m, r.stdout + r.stderr);
+    assert.match(r.stdout, /\nEXIT 0\n$/);
   });
 
   test("run -dit, attach, Ctrl-P Ctrl-Q detaches and leaves it running; attach again works; its exit ends the attach", async () => {
