@@ -213,6 +213,29 @@ sys.stdout.write(out.decode(errors="replace") + "\\nEXIT %d\\n" % os.waitstatus_
     }
   });
 
+  test("run --rm -it, Ctrl-P Ctrl-Q: berth exits 0 and the container runs on; once it exits, --rm removes it", async () => {
+    const t = terminal(["run", "--rm", "-it", "--name", "rd", "busybox", "sh"]);
+    try {
+      await t.until(/# /, "the shell's prompt");
+      t.type("\x10\x11");
+      assert.equal(await finished(t), 0, t.screen());
+      assert.equal(state("rd").Running, true);
+      const back = terminal(["attach", "rd"]);
+      try {
+        back.type("exit 6\r");
+        assert.equal(await finished(back), 6, back.screen());
+      } finally {
+        back.kill();
+      }
+      // its monitor's cleanup removes it (bounded wait)
+      for (let i = 0; i < 200 && berth(["inspect", "rd"]).code === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(berth(["inspect", "rd"]).code, 125, "removed once it exited");
+    } finally {
+      t.kill();
+      berth(["rm", "-f", "rd"]);
+    }
+  });
+
   test("echo hi | run -i busybox cat prints hi and exits 0; stdout and stderr stay apart", () => {
     const r = berth(["run", "--rm", "-i", "busybox", "cat"], "hi\n");
     assert.equal(r.code, 0, r.stderr);
