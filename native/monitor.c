@@ -567,11 +567,36 @@ int monitor_resume(int argc, char **argv) {
 /* The container is over: every client hears its status, and the socket goes. */
 static void say_goodbye(int status) {
   int32_t body[2] = {WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255, WIFSIGNALED(status) ? WTERMSIG(status) : 0};
-  broadcast(ATTACH_EXIT, (const char *)body, sizeof(body));
-  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) drop_client(&mon.clients[i]);
   if (mon.listen_fd >= 0) close(mon.listen_fd);
   mon.listen_fd = -1;
   if (mon.attach_path) unlink(mon.attach_path);
+  broadcast(ATTACH_EXIT, (const char *)body, sizeof(body));
+  /* Closing with a client's input unread would reset the connection, and the client could lose
+     output it has not read yet: so the client closes first (it does on EXIT), its last input
+     read and dropped meanwhile, for at most two seconds. */
+  struct pollfd p[ATTACH_MAX_CLIENTS];
+  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
+    if (mon.clients[i].fd >= 0) shutdown(mon.clients[i].fd, SHUT_WR);
+  }
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    int open = 0;
+    for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
+      p[i] = (struct pollfd){.fd = mon.clients[i].fd, .events = POLLIN};
+      if (mon.clients[i].fd >= 0) open++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left_ms = 2000 - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+    if (!open || left_ms <= 0 || poll(p, ATTACH_MAX_CLIENTS, (int)left_ms) <= 0) break;
+    static char sink[16384];
+    for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
+      if (!p[i].revents) continue;
+      ssize_t r = read(mon.clients[i].fd, sink, sizeof(sink));
+      if (r <= 0 && !(r < 0 && (errno == EINTR || errno == EAGAIN))) drop_client(&mon.clients[i]);
+    }
+  }
+  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) drop_client(&mon.clients[i]);
 }
 
 int monitor_wait(pid_t pid, int console_peer) {

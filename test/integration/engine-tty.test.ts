@@ -245,6 +245,14 @@ sys.stdout.write(out.decode(errors="replace") + "\\nEXIT %d\\n" % os.waitstatus_
     assert.equal(s.code, 5);
     assert.equal(s.stdout, "got yes\n");
     assert.equal(s.stderr, "oops\n");
+    // more input than any pipe holds, to a program that stops reading: berth still ends with it
+    const big = berth(["run", "--rm", "-i", "busybox", "head", "-1"], "y\n".repeat(1 << 20));
+    assert.equal(big.code, 0, big.stderr);
+    assert.equal(big.stdout, "y\n");
+    // and all of it to one that reads everything
+    const all = berth(["run", "--rm", "-i", "busybox", "wc", "-c"], "y\n".repeat(1 << 18));
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.stdout.trim(), String(2 << 18));
     assert.deepEqual(ok(["ps", "-aq"]), "");
   });
 

@@ -71,14 +71,15 @@ function connectSocket(file: string): Promise<net.Socket> {
   }
   return new Promise((resolve, reject) => {
     const sock = net.createConnection({ path: `/proc/self/fd/${dir}/${file.slice(file.lastIndexOf("/") + 1)}` });
-    const done = () => fs.closeSync(dir);
-    sock.once("connect", () => {
-      done();
-      resolve(sock);
-    });
-    sock.once("error", (e) => {
-      done();
+    const failed = (e: Error) => {
+      fs.closeSync(dir);
       reject(conflict(`cannot attach: the container's monitor does not answer on ${file}: ${e.message}`));
+    };
+    sock.once("error", failed);
+    sock.once("connect", () => {
+      sock.off("error", failed);
+      fs.closeSync(dir);
+      resolve(sock);
     });
   });
 }
@@ -108,6 +109,8 @@ async function connect(ctx: EngineContext, row: ContainerRow, opts: AttachOption
       else if (type === AttachMsg.STDERR) stderr.write(body);
       else if (type === AttachMsg.EXIT && len >= 4) exitCode = body.readInt32LE(0);
     }
+    // the monitor waits for us to close once it has said how the container ended
+    if (exitCode !== undefined) sock.destroy();
   });
   sock.on("error", () => undefined); // the close that follows says it all
   const done = new Promise<number | undefined>((resolve) => {
