@@ -11,13 +11,14 @@ export function register(parent: Command, env: CommandEnv): void {
     .description("start one or more stopped containers")
     .argument("<container...>", "names or IDs")
     .option("-a, --attach", "show the output and exit with the container's status")
-    .option("-i, --interactive", "with -a: berth's input goes to the container")
+    .option("-i, --interactive", "attach, with berth's input going to the container")
     .option("--detach-keys <keys>", "the keys that detach (default ctrl-p,ctrl-q)")
     .action(async (refs: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const e = engine(env);
       for (const r of refs) {
         const made = e.inspect(r) as { Config?: { Tty?: boolean; OpenStdin?: boolean } };
-        if (opts.attach && (opts.interactive || made.Config?.Tty)) {
+        // -i attaches too, as Docker's start -i does
+        if ((opts.attach || opts.interactive) && (opts.interactive || made.Config?.Tty)) {
           const a = await e.attach(r, { start: true, detachKeys: opts.detachKeys, size: terminalSize(env) });
           const code = await attachSession(env, e, a, { stdin: opts.interactive ?? false });
           if (code !== undefined) env.exitCode = code;
