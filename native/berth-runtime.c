@@ -933,7 +933,7 @@ static int wait_child(pid_t pid) {
   if (state_fd >= 0) close(state_fd);
   if (console_fd >= 0) close(console_fd);
   console_fd = -1;
-  if (monitor_active()) return monitor_wait(pid);
+  if (monitor_active()) return monitor_wait(pid, console_peer);
   if (console_peer >= 0) proxy_console(pid);
   int status;
   for (;;) {

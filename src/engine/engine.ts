@@ -5,6 +5,7 @@ import type { ImageStore } from "../image/index.js";
 import { EngineContext, type EngineOptions } from "./context.js";
 import type { ContainerRow } from "./db.js";
 import type { ContainerOptions } from "./options.js";
+import { attach, type AttachOptions, type Attachment } from "./containers/attach.js";
 import { cleanup, settle } from "./containers/cleanup.js";
 import { create } from "./containers/create.js";
 import { exec, type ExecOptions } from "./containers/exec.js";
@@ -97,6 +98,14 @@ export class Engine {
 
   exec(ref: string, opts: ExecOptions): Promise<{ pid: number; exitCode?: number }> {
     return exec(this.ctx, ref, opts);
+  }
+
+  /**
+   * The container's output live and input to its terminal or stdin (`berth attach`, `run -it`);
+   * with `start`, it is started and attached before its program runs.
+   */
+  attach(ref: string, opts?: AttachOptions): Promise<Attachment> {
+    return attach(this.ctx, ref, opts);
   }
 
   /** Resolves with the exit code once the container has exited. */
@@ -192,3 +201,4 @@ export class Engine {
 
 export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions };
 export type { CopyOptions, FsChange, CommitOptions };
+export type { AttachOptions, Attachment };

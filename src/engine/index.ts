@@ -2,6 +2,8 @@
 export { Engine } from "./engine.js";
 export type { ContainerOptions, ContainerSummary, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions } from "./engine.js";
 export { CommandError } from "./containers/start.js";
+export type { AttachOptions, Attachment } from "./engine.js";
+export { parseDetachKeys } from "./containers/attach.js";
 export { parseBytes } from "./options.js";
 export { humanDuration } from "./human.js";
 export { defaultRoot, defaultRunroot } from "./context.js";

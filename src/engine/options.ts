@@ -41,6 +41,10 @@ export interface ContainerOptions {
   network?: string;
   /** `--rm` */
   autoRemove?: boolean;
+  /** `-t`: the program gets a terminal, held by its monitor */
+  tty?: boolean;
+  /** `-i`: keep its stdin open for attached clients */
+  openStdin?: boolean;
   /** `--log-opt max-size=10m`, `max-file=3` */
   logOpts?: Record<string, string>;
   /** `--ulimit nofile=1024:2048` */
@@ -89,6 +93,8 @@ export interface HostConfig {
   stopTimeout?: number;
   network: "none" | "host";
   autoRemove: boolean;
+  tty?: boolean;
+  openStdin?: boolean;
   logMaxSize: number;
   logMaxFile: number;
   ulimits: { type: string; soft: number; hard: number }[];
@@ -213,6 +219,8 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     stopTimeout: o.stopTimeout,
     network,
     autoRemove: o.autoRemove ?? false,
+    tty: o.tty ?? false,
+    openStdin: o.openStdin ?? false,
     logMaxSize,
     logMaxFile,
     ulimits: (o.ulimits ?? []).map(parseUlimit),

@@ -143,10 +143,11 @@ export function containerSpec(input: SpecInput): Spec {
   const hostname = h.network === "host" ? fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim() : (h.hostname ?? input.id.slice(0, 12));
   spec.hostname = h.network === "host" ? undefined : hostname;
   spec.process = {
-    terminal: false,
+    terminal: h.tty ?? false,
     user,
     args: containerArgs(h, image),
-    env: mergeEnv(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `HOSTNAME=${hostname}`], c.Env ?? [], h.env),
+    // Docker gives a terminal TERM=xterm unless the image or -e says otherwise
+    env: mergeEnv(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `HOSTNAME=${hostname}`, ...(h.tty ? ["TERM=xterm"] : [])], c.Env ?? [], h.env),
     cwd: h.workdir ?? (c.WorkingDir || "/"),
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     // only what --ulimit asks for: the rest are inherited, as Docker's containers inherit its daemon's

@@ -10,9 +10,11 @@ export function register(parent: Command, env: CommandEnv): void {
     .helpOption("--help", "display help for command")
     .argument("<image>", "name or ID")
     .argument("[command...]", "the command and its arguments (default: the image's)")
+    .option("-i, --interactive", "keep stdin open for start -a -i and attach")
+    .option("-t, --tty", "give the container a terminal")
     .passThroughOptions();
-  addContainerFlags(cmd).action(async (image: string, command: string[], f: ContainerFlags) => {
-    const c = await engine(env).create(containerOptions(env, f, image, command));
+  addContainerFlags(cmd).action(async (image: string, command: string[], f: ContainerFlags & { interactive?: boolean; tty?: boolean }) => {
+    const c = await engine(env).create({ ...containerOptions(env, f, image, command), tty: f.tty ?? false, openStdin: f.interactive ?? false });
     env.cli.stdout.write(`${c.id}\n`);
   });
 }

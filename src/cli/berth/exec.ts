@@ -1,6 +1,6 @@
 // exec: run a command in a running container; berth exits with its status.
 import type { Command } from "commander";
-import { invalidArgument } from "../../errors.js";
+import { terminalSize } from "./attach.js";
 import { type CommandEnv, engine } from "./globals.js";
 
 const many = (v: string, all: string[]) => [...all, v];
@@ -16,10 +16,11 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("-u, --user <user>", "user[:group]")
     .option("-w, --workdir <dir>", "the working directory")
     .option("-i, --interactive", "give it berth's stdin")
-    .option("-t, --tty", "a terminal (not yet)")
+    .option("-t, --tty", "a terminal (berth's own in raw mode, when it has one)")
     .passThroughOptions()
     .action(async (ref: string, command: string[], opts: { detach?: boolean; env: string[]; user?: string; workdir?: string; interactive?: boolean; tty?: boolean }) => {
-      if (opts.tty) throw invalidArgument("exec -t is not supported by berth yet: use berth-oci exec -t");
+      // with -t the executor holds the pty master and copies it to berth's stdio (berth-oci run -t)
+      const tty = Boolean(opts.tty && !opts.detach);
       const r = await engine(env).exec(ref, {
         command,
         env: opts.env,
@@ -27,6 +28,8 @@ export function register(parent: Command, env: CommandEnv): void {
         workdir: opts.workdir,
         detach: opts.detach,
         stdio: [opts.interactive ? 0 : "ignore", opts.detach ? "ignore" : 1, opts.detach ? "ignore" : 2],
+        tty,
+        consoleSize: tty ? terminalSize(env) : undefined,
       });
       if (r.exitCode !== undefined) env.exitCode = r.exitCode;
     });

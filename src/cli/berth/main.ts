@@ -31,6 +31,7 @@ import * as cpCmd from "./cp.js";
 import * as diffCmd from "./diff.js";
 import * as exportCmd from "./export.js";
 import * as commitCmd from "./commit.js";
+import * as attachCmd from "./attach.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -50,6 +51,7 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   diffCmd.register(parent, env);
   exportCmd.register(parent, env);
   commitCmd.register(parent, env);
+  attachCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {

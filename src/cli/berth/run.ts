@@ -1,8 +1,9 @@
 // run: create and start a container; in the foreground its output is shown as it comes
 // (from the log its monitor writes), signals are passed on, and berth exits with its status.
+// With -i or -t, berth attaches to it instead (attach.ts): input, a terminal, detach keys.
 import type { Command } from "commander";
-import type { Engine } from "../../engine/index.js";
-import { invalidArgument } from "../../errors.js";
+import { type Engine, parseDetachKeys } from "../../engine/index.js";
+import { attachSession, terminalSize } from "./attach.js";
 import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
 import { type CommandEnv, engine } from "./globals.js";
 
@@ -10,6 +11,7 @@ interface RunFlags extends ContainerFlags {
   detach?: boolean;
   interactive?: boolean;
   tty?: boolean;
+  detachKeys?: string;
 }
 
 /** Copies the container's output to ours until it has exited; returns its exit code. */
@@ -39,15 +41,30 @@ export function register(program: Command, env: CommandEnv): void {
     .argument("<image>", "name or ID")
     .argument("[command...]", "the command and its arguments (default: the image's)")
     .option("-d, --detach", "run in the background and print the container's ID")
-    .option("-i, --interactive", "keep stdin open (not yet: berth gives containers no stdin)")
-    .option("-t, --tty", "a terminal (not yet)")
+    .option("-i, --interactive", "keep stdin open: berth's input goes to the container")
+    .option("-t, --tty", "give the container a terminal")
+    .option("--detach-keys <keys>", "the keys that detach from -it (default ctrl-p,ctrl-q)")
     .passThroughOptions();
   addContainerFlags(cmd).action(async (image: string, command: string[], f: RunFlags) => {
-    if (f.tty || f.interactive) {
-      throw invalidArgument("-i and -t are not supported by berth run yet: use -d and berth exec, or berth-oci run -t");
-    }
     const e = engine(env);
-    const opts = containerOptions(env, f, image, command);
+    const opts = { ...containerOptions(env, f, image, command), tty: f.tty ?? false, openStdin: f.interactive ?? false };
+    if (!f.detach && (f.tty || f.interactive)) {
+      parseDetachKeys(f.detachKeys ?? ""); // refused before anything is made
+      // attached before the program runs; --rm stays with the container, so a detached one
+      // is still removed when it exits
+      const c = await e.create(opts);
+      try {
+        const a = await e.attach(c.id, { start: true, detachKeys: f.detachKeys, size: terminalSize(env) });
+        const code = await attachSession(env, e, a, { stdin: f.interactive ?? false });
+        if (code === undefined) return; // detached: it goes on
+        env.exitCode = code;
+        if (f.rm) await e.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
+      } catch (err) {
+        if (f.rm) await e.remove(c.id, { force: true, volumes: true }).catch(() => undefined);
+        throw err;
+      }
+      return;
+    }
     if (f.detach) {
       const c = await e.run(opts);
       env.cli.stdout.write(`${c.id}\n`);

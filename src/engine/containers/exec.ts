@@ -18,6 +18,10 @@ export interface ExecOptions {
   /** the new process's stdio: fds it inherits (default the caller's) */
   stdio?: [number | "ignore", number | "ignore", number | "ignore"];
   privileged?: boolean;
+  /** -t: a terminal, proxied to stdio by the executor (raw mode when stdin is one) */
+  tty?: boolean;
+  /** the terminal's initial size */
+  consoleSize?: { rows: number; cols: number };
 }
 
 export async function exec(ctx: EngineContext, ref: string, opts: ExecOptions): Promise<{ pid: number; exitCode?: number }> {
@@ -28,9 +32,10 @@ export async function exec(ctx: EngineContext, ref: string, opts: ExecOptions): 
   const base = c.record.config.process!;
   const proc: Process = {
     ...base,
-    terminal: false,
+    terminal: opts.tty ?? false,
+    consoleSize: opts.tty && opts.consoleSize ? { height: opts.consoleSize.rows, width: opts.consoleSize.cols } : undefined,
     args: opts.command,
-    env: mergeEnv(base.env ?? [], opts.env ?? []),
+    env: mergeEnv(opts.tty ? ["TERM=xterm"] : [], base.env ?? [], opts.env ?? []),
     cwd: opts.workdir ?? base.cwd,
     user: opts.user ? resolveUser(ctx.paths(row.id).rootfs, opts.user) : base.user,
   };

@@ -67,6 +67,8 @@ export function inspect(ctx: EngineContext, ref: string): Record<string, unknown
     })),
     Config: {
       Hostname: h.hostname ?? row.id.slice(0, 12),
+      Tty: h.tty ?? false,
+      OpenStdin: h.openStdin ?? false,
       User: h.user ?? ic.User ?? "",
       Env: [...(ic.Env ?? []), ...h.env],
       Cmd: cmd,

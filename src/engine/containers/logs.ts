@@ -59,10 +59,13 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
   };
   // what is there now
   const now: LogEntry[] = [];
+  let readUpTo = -1; // the live file's bytes read here: following goes on from there, not from its end
   for (const f of files(log)) {
     let text = "";
     try {
-      text = fs.readFileSync(f, "utf8");
+      const bytes = fs.readFileSync(f);
+      if (f === log) readUpTo = bytes.length;
+      text = bytes.toString("utf8");
     } catch {
       continue;
     }
@@ -85,7 +88,7 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
       if (fd !== undefined) fs.closeSync(fd);
       fd = f;
       ino = st.ino;
-      pos = fromEnd ? st.size : 0;
+      pos = fromEnd && readUpTo <= st.size ? Math.max(readUpTo, 0) : 0;
       rest = "";
     } catch {
       // not there yet

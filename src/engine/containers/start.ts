@@ -8,7 +8,7 @@ import * as runtime from "../../runtime/index.js";
 import { procStat } from "../../sys/index.js";
 import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
-import { monitorLauncher } from "../monitor.js";
+import { attachSocketPath, monitorLauncher } from "../monitor.js";
 import type { HostConfig } from "../options.js";
 import { containerSpec } from "../spec.js";
 import { fillVolume } from "../volumes.js";
@@ -67,7 +67,12 @@ function commandError(e: unknown): unknown {
   return new CommandError(`exec: "${m[1]}": ${m[2]}`, 126);
 }
 
-export async function start(ctx: EngineContext, ref: string): Promise<ContainerRow> {
+export interface StartHooks {
+  /** once the monitor runs and before the program does: attach here to miss no output */
+  beforeStart?: (row: ContainerRow) => Promise<void>;
+}
+
+export async function start(ctx: EngineContext, ref: string, hooks: StartHooks = {}): Promise<ContainerRow> {
   let row = refresh(ctx, lookup(ctx, ref));
   if (!row) throw internal(`container ${ref} was removed while starting`);
   if (row.state === "running") return row;
@@ -105,6 +110,8 @@ export async function start(ctx: EngineContext, ref: string): Promise<ContainerR
       maxSize: h.logMaxSize,
       maxFiles: h.logMaxFile,
       exitCommand: ctx.cleanupCommand(row.id),
+      attachSocket: attachSocketPath(p.runDir),
+      openStdin: h.openStdin ?? false,
       onMonitor: (pid) => (monitorPid = pid),
     });
     try {
@@ -113,6 +120,7 @@ export async function start(ctx: EngineContext, ref: string): Promise<ContainerR
       throw commandError(e);
     }
     const created = runtime.state(ctx.runtime, row.id);
+    await hooks.beforeStart?.(row);
     await runtime.start(ctx.runtime, row.id);
     const startedAt = new Date(Date.now()).toISOString();
     ctx.db.updateContainer(row.id, { state: "running", pid: created.pid ?? 0, monitorPid, monitorStart: procStat(monitorPid)?.startTime ?? null, startedAt, finishedAt: null, exitCode: null });
