@@ -1,14 +1,17 @@
 // The warm service (DESIGN.md "Start-up speed"): a Node process that stays up between
-// berth-oci calls and answers the C front-end's requests. It holds no state of its own —
-// everything lives in the state directories — is never a container's parent (the
-// front-end runs launch plans with the caller's stdio), and exits when idle.
+// berth-oci and berth calls and answers the C front-ends' requests. It holds no state of its
+// own — everything lives in the state directories and the database — is never a container's
+// parent (berth-oci's front-end runs launch plans with the caller's stdio; berth's containers
+// start under their monitors, in their own sessions), and exits when idle.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { closeSync, existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type { Launch, Launcher } from "../runtime/launcher.js";
 import { encodeMessage, MessageReader, WarmMsg } from "../runtime/protocol.js";
+import { recvFds } from "../sys/index.js";
 
 export interface WarmRequest {
   argv: string[];
@@ -18,12 +21,23 @@ export interface WarmRequest {
 
 export type Handler = (req: WarmRequest, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; launcher: Launcher }) => Promise<number>;
 
+/**
+ * A berth request: the caller's fds 0, 1, 2 are the handler's to close; its signals arrive as
+ * `signals.emit("signal", signo)`. The answer is an exit code (-n: the caller is to die of
+ * signal n) or "direct" (the front-end runs the Direct path itself).
+ */
+export type BerthHandler = (req: WarmRequest, stdio: number[], signals: EventEmitter) => Promise<number | "direct">;
+
 export interface ServeOptions {
   socket: string;
   /** exit after this long without a connection */
   idleMs: number;
   handler: Handler;
+  berth?: BerthHandler;
 }
+
+/** How long the first frame may take to arrive after connect (the front-end sends at once). */
+const FIRST_FRAME_MS = 1000;
 
 export function parseRequest(payload: Buffer): WarmRequest {
   const blocks: Buffer[] = [];
@@ -52,7 +66,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const pending = new Map<string, (sock: net.Socket) => void>();
   let active = 0;
   let idle: NodeJS.Timeout | undefined;
-  const server = net.createServer((conn) => {
+  // paused: the first frame's header is read with recvmsg, for the fds a berth request carries
+  const server = net.createServer({ pauseOnConnect: true }, (conn) => {
     active++;
     if (idle) clearTimeout(idle);
     conn.on("close", () => {
@@ -61,8 +76,34 @@ export async function serve(opts: ServeOptions): Promise<void> {
     conn.on("error", () => conn.destroy());
     const reader = new MessageReader();
     let exitedResolve: ((code: number) => void) | undefined;
+    let passed: number[] = [];
+    let signals: EventEmitter | undefined;
     const onData = (chunk: Buffer) => {
       for (const msg of reader.push(chunk)) {
+        if (msg.type === WarmMsg.SIGNAL) {
+          signals?.emit("signal", msg.payload.readUInt32LE(0));
+          continue;
+        }
+        if (msg.type === WarmMsg.BERTH && opts.berth && passed.length === 3 && !signals) {
+          signals = new EventEmitter();
+          const stdio = passed;
+          passed = [];
+          opts
+            .berth(parseRequest(msg.payload), stdio, signals)
+            .catch((e: unknown) => {
+              conn.write(encodeMessage(WarmMsg.OUTPUT, Buffer.from(`\x02berth: ${(e as Error).message}\n`)));
+              return 125;
+            })
+            .then((answer) => {
+              if (answer === "direct") return conn.end(encodeMessage(WarmMsg.DIRECT));
+              const b = Buffer.alloc(4);
+              b.writeInt32LE(answer);
+              conn.end(encodeMessage(WarmMsg.EXIT, b));
+            });
+          continue;
+        }
+        closeAll(passed); // fds with anything but a berth request are not ours to keep
+        passed = [];
         if (msg.type === WarmMsg.ATTACH) {
           // from now on this connection is a launch's sync channel
           conn.off("data", onData);
@@ -117,6 +158,25 @@ export async function serve(opts: ServeOptions): Promise<void> {
       }
     };
     conn.on("data", onData);
+    conn.on("close", () => closeAll(passed));
+    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd !== undefined && fd >= 0) {
+      try {
+        const first = recvFds(fd, 8, FIRST_FRAME_MS);
+        passed = first.fds;
+        if (first.data.length < 8) {
+          closeAll(passed);
+          passed = [];
+          conn.destroy();
+          return;
+        }
+        onData(first.data);
+      } catch {
+        conn.destroy();
+        return;
+      }
+    }
+    conn.resume();
   });
   const armIdle = () => {
     idle = setTimeout(() => {
@@ -151,4 +211,14 @@ function answers(socket: string): Promise<boolean> {
     });
     c.once("error", () => resolve(false));
   });
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
 }
