@@ -94,7 +94,8 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
   open(true);
   const buf = Buffer.alloc(1 << 16);
   try {
-    for (let idle = 0; !opts.signal?.aborted; ) {
+    // polled: quickly after output or a start (a short program is over in a few ms), then every 25 ms
+    for (let over = false, delay = 1; !opts.signal?.aborted; ) {
       let n = 0;
       if (fd !== undefined) {
         n = fs.readSync(fd, buf, 0, buf.length, pos);
@@ -106,6 +107,7 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
             const e = parseLine(l);
             if (e && keep(e)) yield e;
           }
+          delay = 1;
           continue;
         }
       }
@@ -114,11 +116,13 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
         open(false);
         continue;
       }
+      // the monitor writes the exit record after the last output: once over, one more read ends it
+      if (over) break;
       const current = ctx.db.container(row.id);
-      const live = current && (refresh(ctx, current)?.state === "running" || current.state === "paused");
-      // once it has exited, what the monitor wrote last is read, then we stop
-      if (!live && ++idle > 2) break;
-      await sleep(live ? 25 : 10);
+      over = !(current && (refresh(ctx, current)?.state === "running" || current.state === "paused"));
+      if (over) continue;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 25);
     }
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
