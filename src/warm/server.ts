@@ -71,7 +71,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     active++;
     if (idle) clearTimeout(idle);
     conn.on("close", () => {
-      if (--active === 0) armIdle();
+      if (--active === 0) {
+        if (stopping) process.exit(0);
+        armIdle();
+      }
     });
     conn.on("error", () => conn.destroy());
     const reader = new MessageReader();
@@ -178,19 +181,29 @@ export async function serve(opts: ServeOptions): Promise<void> {
     }
     conn.resume();
   });
-  const armIdle = () => {
-    idle = setTimeout(() => {
-      server.close();
-      for (const f of [opts.socket, opts.socket + ".pid"]) {
-        try {
-          unlinkSync(f);
-        } catch {
-          // gone already
-        }
+  const close = () => {
+    server.close();
+    for (const f of [opts.socket, opts.socket + ".pid"]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // gone already
       }
-    }, opts.idleMs);
+    }
+  };
+  const armIdle = () => {
+    idle = setTimeout(close, opts.idleMs);
     idle.unref();
   };
+  // SIGTERM: no new requests; those under way (a foreground run) are finished first
+  let stopping = false;
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      stopping = true;
+      close();
+      if (active === 0) process.exit(0);
+    });
+  }
   const oldUmask = process.umask(0o077);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
