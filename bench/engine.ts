@@ -177,13 +177,23 @@ function main(): void {
       for (let i = 0; i < ids.length; i += 50) run(DIRECT, ["--root", root, "--runroot", runroot, "rm", "-f", ...ids.slice(i, i + 50)], { ...env, BERTH_NO_WARM: "1" });
     }
     if (podmanReady) podman(["rm", "--all", "--force", "--time", "0"]);
+    // monitors run their exit command (through the service) once their container is gone, and
+    // conmon its cleanup: up to 5 s for whatever names our dir, then the service by its pid
+    let service = 0;
     try {
-      process.kill(Number(readFileSync(socket + ".pid", "utf8")), "SIGTERM");
+      service = Number(readFileSync(socket + ".pid", "utf8"));
     } catch {
       // never started, or gone
     }
-    // monitors run their exit command once their container is gone: give them a moment
-    spawnSync("sleep", ["1"]);
+    for (let i = 0; i < 50 && processesMentioning(tmp).some((p) => p !== service); i++) spawnSync("sleep", ["0.1"]);
+    if (service) {
+      try {
+        process.kill(service, "SIGTERM");
+      } catch {
+        // gone
+      }
+      for (let i = 0; i < 50 && existsSync(`/proc/${service}`); i++) spawnSync("sleep", ["0.1"]);
+    }
     for (const m of readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(tmp + "/")).reverse()) {
       spawnSync("umount", [m]);
       spawnSync("umount", ["-l", m]);
@@ -337,6 +347,19 @@ function processMemory(pid: number): { rssKb: number; pssKb: number } {
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   const pss = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
   return { rssKb: Number(rss?.[1] ?? NaN), pssKb: Number(pss?.[1] ?? NaN) };
+}
+
+function processesMentioning(needle: string): number[] {
+  const found: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(needle)) found.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return found;
 }
 
 function rmTree(dir: string): void {

@@ -1,6 +1,8 @@
 // Entry point of the warm service: `node berth-warm.mjs SOCKET`. Started by a C front-end
 // (native/build/berth-oci or native/build/berth) on first use; exits after
 // BERTH_WARM_IDLE_MS (60 s) without a request.
+import { statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { main as ociMain } from "../cli/berth-oci/main.js";
 import { serveBerth } from "./berth.js";
 import { serve } from "./server.js";
@@ -10,6 +12,9 @@ if (!socket) {
   process.stderr.write("usage: berth-warm SOCKET\n");
   process.exit(2);
 }
+// a rebuilt service (this bundle) must not be answered by the old one for long
+const code = fileURLToPath(import.meta.url);
+const builtAt = statSync(code).mtimeMs;
 // the exit command a container's monitor runs (`berth container cleanup`) comes back here
 process.env.BERTH_WARM_SOCKET = socket;
 // one request's stray promise must not take the others down with the service
@@ -19,4 +24,5 @@ await serve({
   idleMs: Number(process.env.BERTH_WARM_IDLE_MS ?? 60_000),
   handler: (req, io) => ociMain(req.argv, { stdout: io.stdout, stderr: io.stderr, cwd: req.cwd, env: req.env, launcher: io.launcher }),
   berth: serveBerth,
+  stale: () => statSync(code, { throwIfNoEntry: false })?.mtimeMs !== builtAt,
 });

@@ -34,6 +34,8 @@ export interface ServeOptions {
   idleMs: number;
   handler: Handler;
   berth?: BerthHandler;
+  /** true once the service's code was rebuilt: it then takes no new connections (the next front-end starts a fresh service) */
+  stale?: () => boolean;
 }
 
 /** How long the first frame may take to arrive after connect (the front-end sends at once). */
@@ -70,6 +72,11 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const server = net.createServer({ pauseOnConnect: true }, (conn) => {
     active++;
     if (idle) clearTimeout(idle);
+    if (!stopping && opts.stale?.()) {
+      // this request is still answered here; those after it get a service of the new code
+      stopping = true;
+      close();
+    }
     conn.on("close", () => {
       if (--active === 0) {
         if (stopping) process.exit(0);

@@ -22,6 +22,20 @@ interface Result {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** pids of live processes whose command line mentions `needle` (ours: our temp dir) */
+function processesMentioning(needle: string): number[] {
+  const found: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(needle)) found.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
 describe("needsDirect: what the warm service hands back to the Direct path", () => {
   test("-i/-t/--interactive/--tty on run, create and start; exec, attach; a prune that would ask", () => {
     for (const argv of [
@@ -95,14 +109,18 @@ describe("berth engine through the Warm path", { skip: rootSkip }, () => {
     ok(["bootstrap", "busybox"]);
     assert.ok(existsSync(socket + ".pid"), "the first call started the warm service");
   });
-  after(() => {
+  after(async () => {
     for (const id of readdirSync(path.join(root, "containers"), { withFileTypes: true }).map((d) => d.name)) run(DIRECT, ["rm", "-f", id]);
-    if (existsSync(socket + ".pid")) {
+    // the monitors' exit commands (their command lines name our root) go to the service: let them finish
+    const service = existsSync(socket + ".pid") ? servicePid() : 0;
+    for (let i = 0; i < 250 && processesMentioning(dir).some((p) => p !== service); i++) await sleep(20);
+    if (service) {
       try {
-        process.kill(servicePid(), "SIGTERM");
+        process.kill(service, "SIGTERM");
       } catch {
         // gone already
       }
+      for (let i = 0; i < 250 && existsSync(`/proc/${service}`); i++) await sleep(20);
     }
     rmSync(dir, { recursive: true, force: true });
   });
