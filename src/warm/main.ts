@@ -17,6 +17,8 @@ const code = fileURLToPath(import.meta.url);
 const builtAt = statSync(code).mtimeMs;
 // the exit command a container's monitor runs (`berth container cleanup`) comes back here
 process.env.BERTH_WARM_SOCKET = socket;
+// every request brings its own cwd; ours must keep no directory busy (the first caller's)
+process.chdir("/");
 // one request's stray promise must not take the others down with the service
 process.on("unhandledRejection", () => undefined);
 await serve({
