@@ -166,6 +166,9 @@ describe("berth engine through the Warm path", { skip: rootSkip }, () => {
     assert.match(followed, /bye\n$/);
     assert.equal(inspect("ticker").State.ExitCode, 0);
     gone(id);
+    // the monitor, done, is not left as the service's zombie
+    for (let i = 0; i < 100 && existsSync(`/proc/${monitor}`); i++) await sleep(20);
+    assert.equal(existsSync(`/proc/${monitor}`), false, "the monitor has gone, reaped");
     assert.equal(ok(["rm", "ticker"]), "ticker\n");
     assert.deepEqual(rows(), []);
   });
