@@ -1185,6 +1185,30 @@ static int berth_no_warm(int argc, char **argv) {
   return 0;
 }
 
+/*
+ * berth's requests are answered only by a service running this installation's current code
+ * (it writes SOCKET.build: its bundle's path and mtime): another checkout's, or an older
+ * build that would not know W_BERTH, could not answer them.
+ */
+static int service_is_ours(const char *sock) {
+  char file[4200], want[4200], text[4400];
+  snprintf(file, sizeof(file), "%s.build", sock);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  snprintf(want, sizeof(want), "%s/dist/src/cli/berth-warm.mjs", front_home);
+  size_t wl = strlen(want);
+  if (strncmp(text, want, wl) != 0 || text[wl] != '\n') return 0;
+  struct stat st;
+  if (stat(want, &st) < 0) return 0;
+  long long mtime = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+  long long d = atoll(text + wl + 1) - mtime; /* Node's mtimeMs is a double: ±1 ms */
+  return d >= -1 && d <= 1;
+}
+
 /* berth: signals are the command's (run passes them to the container); the service gets them */
 static volatile int signal_control = -1;
 
@@ -1288,6 +1312,10 @@ static int front_main(int argc, char **argv, char **envp) {
       ctl = unix_connect(sock);
     }
     if (ctl < 0) exec_direct(argc, argv);
+  }
+  if (berth && !service_is_ours(sock)) {
+    close(ctl);
+    exec_direct(argc, argv);
   }
   /* keep fd 3 free for the sync channel */
   if (ctl <= SYNC_FD) {

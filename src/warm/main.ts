@@ -27,4 +27,5 @@ await serve({
   handler: (req, io) => ociMain(req.argv, { stdout: io.stdout, stderr: io.stderr, cwd: req.cwd, env: req.env, launcher: io.launcher }),
   berth: serveBerth,
   stale: () => statSync(code, { throwIfNoEntry: false })?.mtimeMs !== builtAt,
+  build: { code, mtimeMs: builtAt },
 });

@@ -36,6 +36,12 @@ export interface ServeOptions {
   berth?: BerthHandler;
   /** true once the service's code was rebuilt: it then takes no new connections (the next front-end starts a fresh service) */
   stale?: () => boolean;
+  /**
+   * What the service runs, written to SOCKET.build before it listens: berth's front-end uses
+   * the service only when it runs the front-end's own, current code (not another
+   * installation's, not an older build that would not know its requests).
+   */
+  build?: { code: string; mtimeMs: number };
 }
 
 /** How long the first frame may take to arrive after connect (the front-end sends at once). */
@@ -190,7 +196,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   });
   const close = () => {
     server.close();
-    for (const f of [opts.socket, opts.socket + ".pid"]) {
+    for (const f of [opts.socket, opts.socket + ".pid", opts.socket + ".build"]) {
       try {
         unlinkSync(f);
       } catch {
@@ -211,6 +217,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       if (active === 0) process.exit(0);
     });
   }
+  if (opts.build) writeFileSync(opts.socket + ".build", `${opts.build.code}\n${Math.trunc(opts.build.mtimeMs)}\n`);
   const oldUmask = process.umask(0o077);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
