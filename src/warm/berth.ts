@@ -77,6 +77,9 @@ export function needsDirect(argv: string[]): boolean {
   }
 }
 
+/** the service's own BERTH_DEBUG: `berth --debug` sets it for its error report, for one request only */
+const SERVICE_DEBUG = process.env.BERTH_DEBUG;
+
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 type SignalListener = (signal: NodeJS.Signals) => void;
@@ -124,6 +127,8 @@ export async function serveBerth(req: WarmRequest, stdio: number[], signals: Eve
   };
   signals.on("signal", onSignal);
   const ran = main(req.argv, cli).then(async (code) => {
+    if (SERVICE_DEBUG === undefined) delete process.env.BERTH_DEBUG;
+    else process.env.BERTH_DEBUG = SERVICE_DEBUG;
     await Promise.all([stdout.finish(), stderr.finish()]);
     stdin.release();
     return code;
