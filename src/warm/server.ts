@@ -100,7 +100,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
           signals?.emit("signal", msg.payload.readUInt32LE(0));
           continue;
         }
-        if (msg.type === WarmMsg.BERTH && opts.berth && passed.length === 3 && !signals) {
+        if (msg.type === WarmMsg.BERTH && (!opts.berth || passed.length !== 3 || signals)) {
+          // not a request this service can answer (no stdio came with it): the Direct path can
+          closeAll(passed);
+          passed = [];
+          conn.end(encodeMessage(WarmMsg.DIRECT));
+          continue;
+        }
+        if (msg.type === WarmMsg.BERTH && opts.berth) {
           signals = new EventEmitter();
           const stdio = passed;
           passed = [];
