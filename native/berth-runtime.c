@@ -7,6 +7,9 @@
  *   berth-runtime monitor LOG EXIT MAX_SIZE MAX_FILES
  *                            the same, staying as the container's monitor (monitor.c)
  *   berth-runtime version    print the protocol version
+ *
+ * Under the names berth-oci and berth it is the warm path's front-end instead
+ * (protocol.h, "The warm path"; DESIGN.md "Start-up speed").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1130,6 +1133,7 @@ static void ensure_sealed(char **argv, char **envp) {
 
 
 static char front_home[4096]; /* the checkout or package: bin/, dist/, native/ */
+static const char *front_prog = "berth-oci"; /* which command line: berth-oci or berth */
 
 static int unix_connect(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1161,14 +1165,84 @@ static void warm_socket_path(char *out, size_t len) {
 /* The Direct path: the same command, answered by Node. */
 static void __attribute__((noreturn)) exec_direct(int argc, char **argv) {
   char script[4200];
-  snprintf(script, sizeof(script), "%s/bin/berth-oci", front_home);
+  snprintf(script, sizeof(script), "%s/bin/%s", front_home, front_prog);
   char **args = calloc((size_t)argc + 3, sizeof(char *));
   args[0] = "node";
   args[1] = script;
   for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
   execvp("node", args);
-  dprintf(2, "berth-oci: run node %s: %s\n", script, strerror(errno));
-  _exit(1);
+  dprintf(2, "%s: run node %s: %s\n", front_prog, script, strerror(errno));
+  _exit(strcmp(front_prog, "berth") == 0 ? 125 : 1);
+}
+
+/* berth's --no-warm is a global flag: only before the verb (a container's command may say it) */
+static int berth_no_warm(int argc, char **argv) {
+  for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--no-warm") == 0) return i;
+    if (strcmp(argv[i], "--") == 0) break;
+    if (strcmp(argv[i], "--root") == 0 || strcmp(argv[i], "--runroot") == 0 || strcmp(argv[i], "--storage-driver") == 0) i++;
+  }
+  return 0;
+}
+
+/*
+ * berth's requests are answered only by a service running this installation's current code
+ * (it writes SOCKET.build: its bundle's path and mtime): another checkout's, or an older
+ * build that would not know W_BERTH, could not answer them.
+ */
+static int service_is_ours(const char *sock) {
+  char file[4200], want[4200], text[4400];
+  snprintf(file, sizeof(file), "%s.build", sock);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  snprintf(want, sizeof(want), "%s/dist/src/cli/berth-warm.mjs", front_home);
+  size_t wl = strlen(want);
+  if (strncmp(text, want, wl) != 0 || text[wl] != '\n') return 0;
+  struct stat st;
+  if (stat(want, &st) < 0) return 0;
+  long long mtime = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+  long long d = atoll(text + wl + 1) - mtime; /* Node's mtimeMs is a double: ±1 ms */
+  return d >= -1 && d <= 1;
+}
+
+/* berth: signals are the command's (run passes them to the container); the service gets them */
+static volatile int signal_control = -1;
+
+static void signal_to_service(int sig) {
+  int saved = errno;
+  uint32_t frame[3] = {W_SIGNAL, 4, (uint32_t)sig};
+  if (signal_control >= 0) write_all(signal_control, frame, sizeof(frame));
+  errno = saved;
+}
+
+/* The request with fds 0, 1, 2 attached (SCM_RIGHTS), all in one message. */
+static int send_with_stdio(int fd, uint32_t type, const void *payload, uint32_t len) {
+  uint32_t hdr[2] = {type, len};
+  struct iovec iov[2] = {{.iov_base = hdr, .iov_len = 8}, {.iov_base = (void *)payload, .iov_len = len}};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof(control));
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+  int fds[3] = {0, 1, 2};
+  memcpy(CMSG_DATA(c), fds, sizeof(fds));
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -1;
+  /* the rest of a large request (the kernel took the fds with the first byte) */
+  size_t sent = (size_t)n;
+  if (sent < 8) return write_all(fd, (char *)hdr + sent, 8 - sent) < 0 ? -1 : write_all(fd, payload, len);
+  return write_all(fd, (const char *)payload + (sent - 8), len - (sent - 8));
 }
 
 /* Starts the warm service in its own session, detached from us. */
@@ -1212,14 +1286,21 @@ static int send_frame(int fd, uint32_t type, const void *payload, uint32_t len) 
 }
 
 static int front_main(int argc, char **argv, char **envp) {
+  int berth = strcmp(front_prog, "berth") == 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--no-warm") == 0) {
+    if (berth ? i == berth_no_warm(argc, argv) : strcmp(argv[i], "--no-warm") == 0) {
       /* drop the flag and take the Direct path */
       for (int j = i; j < argc; j++) argv[j] = argv[j + 1];
       exec_direct(argc - 1, argv);
     }
   }
-  if (getenv("BERTH_NO_WARM")) exec_direct(argc, argv);
+  const char *no_warm = getenv("BERTH_NO_WARM");
+  if (no_warm && (!berth || (*no_warm && strcmp(no_warm, "0") != 0))) exec_direct(argc, argv);
+  if (berth) {
+    /* fds 0, 1, 2 go to the service: a closed one is /dev/null, as Node would see it */
+    for (int fd = 0; fd < 3; fd++)
+      if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0) exec_direct(argc, argv);
+  }
   char sock[4096];
   warm_socket_path(sock, sizeof(sock));
   int ctl = unix_connect(sock);
@@ -1231,6 +1312,10 @@ static int front_main(int argc, char **argv, char **envp) {
       ctl = unix_connect(sock);
     }
     if (ctl < 0) exec_direct(argc, argv);
+  }
+  if (berth && !service_is_ours(sock)) {
+    close(ctl);
+    exec_direct(argc, argv);
   }
   /* keep fd 3 free for the sync channel */
   if (ctl <= SYNC_FD) {
@@ -1264,29 +1349,48 @@ static int front_main(int argc, char **argv, char **envp) {
     len--; /* no NUL after the cwd */
   });
   PUT_BLOCK(for (char **e = envp; *e; e++) if (strncmp(*e, "BERTH_FRONT_HOME=", 17) != 0) PUT(*e));
-  if (send_frame(ctl, W_REQUEST, req, (uint32_t)len) < 0) exec_direct(argc, argv);
+  if ((berth ? send_with_stdio(ctl, W_BERTH, req, (uint32_t)len) : send_frame(ctl, W_REQUEST, req, (uint32_t)len)) < 0) exec_direct(argc, argv);
   free(req);
-  front_control = ctl;
+  if (berth) {
+    signal_control = ctl;
+    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    struct sigaction sa = {.sa_handler = signal_to_service, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) sigaction(forwarded[i], &sa, NULL);
+  } else {
+    front_control = ctl;
+  }
 
   for (;;) {
     uint32_t hdr[2];
-    if (read_all(ctl, hdr, 8) < 0) {
-      dprintf(2, "berth-oci: the warm service went away\n");
-      return 1;
-    }
-    char *payload = malloc(hdr[1] + 1);
-    if (hdr[1] && read_all(ctl, payload, hdr[1]) < 0) {
-      dprintf(2, "berth-oci: the warm service went away\n");
-      return 1;
+    char *payload = NULL;
+    if (read_all(ctl, hdr, 8) < 0 || !(payload = malloc(hdr[1] + 1)) || (hdr[1] && read_all(ctl, payload, hdr[1]) < 0)) {
+      dprintf(2, "%s: the warm service went away\n", front_prog);
+      return berth ? 125 : 1;
     }
     payload[hdr[1]] = 0;
     switch (hdr[0]) {
+    case W_DIRECT:
+      signal_control = -1;
+      close(ctl);
+      exec_direct(argc, argv);
     case W_OUTPUT:
       if (hdr[1] >= 1) write_all(payload[0] == 2 ? 2 : 1, payload + 1, hdr[1] - 1);
       break;
     case W_EXIT: {
       int32_t code = 1;
       if (hdr[1] >= 4) memcpy(&code, payload, 4);
+      if (code < 0 && code > -65) {
+        /* the command did not handle the signal: it ends us as it would have ended Node */
+        signal_control = -1;
+        signal(-code, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, -code);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        raise(-code);
+        return 128 - code;
+      }
       return code;
     }
     case W_EXECUTE: {
@@ -1321,12 +1425,13 @@ static int front_main(int argc, char **argv, char **envp) {
 }
 
 int main(int argc, char **argv, char **envp) {
-  if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+  const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+  if (argc >= 2 && strcmp(argv[1], "version") == 0 && strcmp(self, "berth") != 0) {
     printf("berth-runtime protocol %d\n", PLAN_VERSION);
     return 0;
   }
-  const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-  if (strcmp(self, "berth-oci") == 0) {
+  if (strcmp(self, "berth-oci") == 0 || strcmp(self, "berth") == 0) {
+    front_prog = strcmp(self, "berth") == 0 ? "berth" : "berth-oci";
     /* the home is found from our real path, before we re-execute from a sealed copy */
     const char *home = getenv("BERTH_FRONT_HOME");
     if (home) {
@@ -1341,7 +1446,8 @@ int main(int argc, char **argv, char **envp) {
       setenv("BERTH_FRONT_HOME", front_home, 1);
     }
     signal(SIGPIPE, SIG_IGN);
-    ensure_sealed(argv, environ);
+    /* berth's front-end never runs a launch plan (monitors do): no sealed copy needed */
+    if (strcmp(front_prog, "berth-oci") == 0) ensure_sealed(argv, environ);
     return front_main(argc, argv, environ);
   }
   /* the monitor going on outside any container: no sealed copy needed (monitor.c) */

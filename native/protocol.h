@@ -124,6 +124,16 @@ enum sync_point {
  *
  * Frames on the control connection use the message format above.
  * W_REQUEST payload: u32 len + argv (NUL-separated), u32 len + cwd, u32 len + env (NUL-separated).
+ *
+ * `berth` (native/build/berth, the same program under that name) has no launch plans of its
+ * own to run: its containers start under their monitors. It passes its stdio instead, and
+ * the service runs berth's CLI with them; signals the front-end gets go to the command.
+ *
+ *   W_BERTH(argv, cwd, env) + SCM_RIGHTS(fd 0, 1, 2) ->  runs `berth ARGV` with those fds
+ *   W_SIGNAL(signo)* ------------------------------->  to the command (run passes it on)
+ *   <---------------------------------------------- W_DIRECT   needs the caller's terminal:
+ *                                                    the front-end execs `node bin/berth ARGV`
+ *   <---------------------------------------------- W_EXIT(code)   -n: killed by signal n
  */
 enum warm_msg {
   W_REQUEST = 100,
@@ -132,6 +142,9 @@ enum warm_msg {
   W_EXECUTE = 103,   /* u32 stay, token */
   W_ATTACH = 104,    /* token */
   W_CHILD_EXIT = 105,/* i32 status of the container (stay) */
+  W_BERTH = 106,     /* W_REQUEST's payload, for berth; the caller's fds 0, 1, 2 ride along */
+  W_SIGNAL = 107,    /* u32 signal number the front-end received */
+  W_DIRECT = 108,    /* take the Direct path */
 };
 
 #endif

@@ -13,9 +13,23 @@ export interface CliContext {
   env: Record<string, string | undefined>;
   /** set by the warm service: the caller's front-end runs launch plans and forwards signals */
   launcher?: Launcher;
+  /** the caller's signals, where they are not this process's (the warm service): see onCallerSignal */
+  onSignal?(signals: NodeJS.Signals[], listener: (signal: NodeJS.Signals) => void): () => void;
 }
 
 export const processContext = (): CliContext => ({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env });
+
+/**
+ * Calls `listener` for each of `signals` the caller gets (its terminal's ^C, a kill) until the
+ * returned function is called. A signal nobody listens to ends the command, as it ends Node.
+ */
+export function onCallerSignal(cli: CliContext, signals: NodeJS.Signals[], listener: (signal: NodeJS.Signals) => void): () => void {
+  if (cli.onSignal) return cli.onSignal(signals, listener);
+  for (const s of signals) process.on(s, listener);
+  return () => {
+    for (const s of signals) process.off(s, listener);
+  };
+}
 
 export interface ErrorLog {
   file?: string;

@@ -5,6 +5,7 @@
 //   <root>/volumes/<name>/_data           a volume's files
 //   <runroot>/containers/<id>/            config.json (the bundle), rootfs (the mount), exit.json, hosts, …
 //   <runroot>/runtime/<id>/               the OCI runtime's state (src/runtime)
+import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +36,32 @@ export function defaultRunroot(env: Record<string, string | undefined> = process
 /** bin/berth of this installation: dist/src/<dir>/ is three levels below the project. */
 export function berthBin(): string {
   return fileURLToPath(new URL("../../../bin/berth", import.meta.url));
+}
+
+/** native/build/berth of this installation: the Warm path's front-end (README "Two paths"). */
+export function warmFrontEnd(): string {
+  return fileURLToPath(new URL("../../../native/build/berth", import.meta.url));
+}
+
+/** The warm service's socket, found as the front-end finds it (warm_socket_path in native/berth-runtime.c). */
+export function warmSocket(env: Record<string, string | undefined> = process.env): string {
+  if (env.BERTH_WARM_SOCKET) return env.BERTH_WARM_SOCKET;
+  if (process.getuid?.() === 0) return "/run/berth/warm.sock";
+  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, "berth", "warm.sock");
+  return `/tmp/berth-${process.getuid?.()}/warm.sock`;
+}
+
+/**
+ * How a monitor reaches the warm service for its exit command, when one is up (a Direct-only
+ * user does not get a service started behind their back) and not turned off: the front-end,
+ * told the socket when it is not the default one. Undefined: use the Direct path.
+ */
+function warmCommand(env: Record<string, string | undefined> = process.env): string[] | undefined {
+  if (env.BERTH_NO_WARM && env.BERTH_NO_WARM !== "0") return undefined;
+  const front = warmFrontEnd();
+  const socket = warmSocket(env);
+  if (!existsSync(front) || !existsSync(socket)) return undefined;
+  return env.BERTH_WARM_SOCKET ? ["/usr/bin/env", `BERTH_WARM_SOCKET=${socket}`, front] : [front];
 }
 
 export interface ContainerPaths {
@@ -84,9 +111,10 @@ export class EngineContext {
     return path.join(this.root, "volumes", name, "_data");
   }
 
-  /** The exit command the monitor runs: this berth, on this root, cleaning up after `id`. */
+  /** The exit command the monitor runs: this berth (warm when it can be), on this root, cleaning up after `id`. */
   cleanupCommand(id: string): string[] {
-    return [process.execPath, berthBin(), "--root", this.root, "--runroot", this.runroot, ...(this.images.snapshots.kind === "copy" ? ["--storage-driver", "copy"] : []), "container", "cleanup", id];
+    const args = ["--root", this.root, "--runroot", this.runroot, ...(this.images.snapshots.kind === "copy" ? ["--storage-driver", "copy"] : []), "container", "cleanup", id];
+    return [...(warmCommand() ?? [process.execPath, berthBin()]), ...args];
   }
 
   close(): void {

@@ -90,6 +90,9 @@ export enum WarmMsg {
   EXECUTE = 103,
   ATTACH = 104,
   CHILD_EXIT = 105,
+  BERTH = 106,
+  SIGNAL = 107,
+  DIRECT = 108,
 }
 
 export enum SyncPoint {

@@ -1,4 +1,5 @@
-// The syscalls Node's fs lacks (mknod, l*xattr), from the small N-API addon native/berth-sys.c.
+// The syscalls Node's fs lacks (mknod, l*xattr, mount, umount2, recvmsg with SCM_RIGHTS), from
+// the small N-API addon native/berth-sys.c.
 // Loaded on first use, so programs that never call these do not need the addon built.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -9,6 +10,9 @@ interface Addon {
   lsetxattr(path: string, name: string, value: Buffer): void;
   lgetxattr(path: string, name: string): Buffer | undefined;
   llistxattr(path: string): string[];
+  mount(source: string, target: string, fstype: string, flags: number, data: string, cwd?: string): void;
+  umount2(target: string, flags: number): void;
+  recvFds(fd: number, length: number, timeoutMs: number): { data: Buffer; fds: number[] };
 }
 
 let addon: Addon | undefined;
@@ -43,6 +47,28 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
 /** llistxattr(2): the names of the extended attributes the caller may see. */
 export function llistxattr(path: string): string[] {
   return sys().llistxattr(path);
+}
+
+/** mount(2) in this process (no `mount` binary); relative paths in `data` resolve against `cwd`. */
+export function mount(source: string, target: string, fstype: string, flags: number, data: string, cwd?: string): void {
+  sys().mount(source, target, fstype, flags, data, cwd);
+}
+
+/** umount2(2)'s MNT_DETACH: lazily, once the last user has gone. */
+export const MNT_DETACH = 2;
+
+/** umount2(2). */
+export function umount2(target: string, flags = 0): void {
+  sys().umount2(target, flags);
+}
+
+/**
+ * Up to `length` bytes from a unix stream socket's fd and the fds that came with them
+ * (SCM_RIGHTS; close-on-exec), waiting at most `timeoutMs` (this blocks the event loop:
+ * for a peer that has already sent). Fewer bytes when the peer closed or the time is up.
+ */
+export function recvFds(fd: number, length: number, timeoutMs: number): { data: Buffer; fds: number[] } {
+  return sys().recvFds(fd, length, timeoutMs);
 }
 
 // Device numbers encoded as glibc's makedev/major/minor do (12+20 bits of major, 8+24 of minor).

@@ -1,14 +1,17 @@
 // The warm service (DESIGN.md "Start-up speed"): a Node process that stays up between
-// berth-oci calls and answers the C front-end's requests. It holds no state of its own —
-// everything lives in the state directories — is never a container's parent (the
-// front-end runs launch plans with the caller's stdio), and exits when idle.
+// berth-oci and berth calls and answers the C front-ends' requests. It holds no state of its
+// own — everything lives in the state directories and the database — is never a container's
+// parent (berth-oci's front-end runs launch plans with the caller's stdio; berth's containers
+// start under their monitors, in their own sessions), and exits when idle.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { closeSync, existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type { Launch, Launcher } from "../runtime/launcher.js";
 import { encodeMessage, MessageReader, WarmMsg } from "../runtime/protocol.js";
+import { recvFds } from "../sys/index.js";
 
 export interface WarmRequest {
   argv: string[];
@@ -18,12 +21,31 @@ export interface WarmRequest {
 
 export type Handler = (req: WarmRequest, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; launcher: Launcher }) => Promise<number>;
 
+/**
+ * A berth request: the caller's fds 0, 1, 2 are the handler's to close; its signals arrive as
+ * `signals.emit("signal", signo)`. The answer is an exit code (-n: the caller is to die of
+ * signal n) or "direct" (the front-end runs the Direct path itself).
+ */
+export type BerthHandler = (req: WarmRequest, stdio: number[], signals: EventEmitter) => Promise<number | "direct">;
+
 export interface ServeOptions {
   socket: string;
   /** exit after this long without a connection */
   idleMs: number;
   handler: Handler;
+  berth?: BerthHandler;
+  /** true once the service's code was rebuilt: it then takes no new connections (the next front-end starts a fresh service) */
+  stale?: () => boolean;
+  /**
+   * What the service runs, written to SOCKET.build before it listens: berth's front-end uses
+   * the service only when it runs the front-end's own, current code (not another
+   * installation's, not an older build that would not know its requests).
+   */
+  build?: { code: string; mtimeMs: number };
 }
+
+/** How long the first frame may take to arrive after connect (the front-end sends at once). */
+const FIRST_FRAME_MS = 1000;
 
 export function parseRequest(payload: Buffer): WarmRequest {
   const blocks: Buffer[] = [];
@@ -52,17 +74,59 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const pending = new Map<string, (sock: net.Socket) => void>();
   let active = 0;
   let idle: NodeJS.Timeout | undefined;
-  const server = net.createServer((conn) => {
+  // paused: the first frame's header is read with recvmsg, for the fds a berth request carries
+  const server = net.createServer({ pauseOnConnect: true }, (conn) => {
     active++;
     if (idle) clearTimeout(idle);
+    if (!stopping && opts.stale?.()) {
+      // this request is still answered here; those after it get a service of the new code
+      stopping = true;
+      close();
+    }
     conn.on("close", () => {
-      if (--active === 0) armIdle();
+      if (--active === 0) {
+        if (stopping) process.exit(0);
+        armIdle();
+      }
     });
     conn.on("error", () => conn.destroy());
     const reader = new MessageReader();
     let exitedResolve: ((code: number) => void) | undefined;
+    let passed: number[] = [];
+    let signals: EventEmitter | undefined;
     const onData = (chunk: Buffer) => {
       for (const msg of reader.push(chunk)) {
+        if (msg.type === WarmMsg.SIGNAL) {
+          signals?.emit("signal", msg.payload.readUInt32LE(0));
+          continue;
+        }
+        if (msg.type === WarmMsg.BERTH && (!opts.berth || passed.length !== 3 || signals)) {
+          // not a request this service can answer (no stdio came with it): the Direct path can
+          closeAll(passed);
+          passed = [];
+          conn.end(encodeMessage(WarmMsg.DIRECT));
+          continue;
+        }
+        if (msg.type === WarmMsg.BERTH && opts.berth) {
+          signals = new EventEmitter();
+          const stdio = passed;
+          passed = [];
+          opts
+            .berth(parseRequest(msg.payload), stdio, signals)
+            .catch((e: unknown) => {
+              conn.write(encodeMessage(WarmMsg.OUTPUT, Buffer.from(`\x02berth: ${(e as Error).message}\n`)));
+              return 125;
+            })
+            .then((answer) => {
+              if (answer === "direct") return conn.end(encodeMessage(WarmMsg.DIRECT));
+              const b = Buffer.alloc(4);
+              b.writeInt32LE(answer);
+              conn.end(encodeMessage(WarmMsg.EXIT, b));
+            });
+          continue;
+        }
+        closeAll(passed); // fds with anything but a berth request are not ours to keep
+        passed = [];
         if (msg.type === WarmMsg.ATTACH) {
           // from now on this connection is a launch's sync channel
           conn.off("data", onData);
@@ -117,20 +181,50 @@ export async function serve(opts: ServeOptions): Promise<void> {
       }
     };
     conn.on("data", onData);
-  });
-  const armIdle = () => {
-    idle = setTimeout(() => {
-      server.close();
-      for (const f of [opts.socket, opts.socket + ".pid"]) {
-        try {
-          unlinkSync(f);
-        } catch {
-          // gone already
+    conn.on("close", () => closeAll(passed));
+    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd !== undefined && fd >= 0) {
+      try {
+        const first = recvFds(fd, 8, FIRST_FRAME_MS);
+        passed = first.fds;
+        if (first.data.length < 8) {
+          closeAll(passed);
+          passed = [];
+          conn.destroy();
+          return;
         }
+        onData(first.data);
+      } catch {
+        conn.destroy();
+        return;
       }
-    }, opts.idleMs);
+    }
+    conn.resume();
+  });
+  const close = () => {
+    server.close();
+    for (const f of [opts.socket, opts.socket + ".pid", opts.socket + ".build"]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // gone already
+      }
+    }
+  };
+  const armIdle = () => {
+    idle = setTimeout(close, opts.idleMs);
     idle.unref();
   };
+  // SIGTERM: no new requests; those under way (a foreground run) are finished first
+  let stopping = false;
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      stopping = true;
+      close();
+      if (active === 0) process.exit(0);
+    });
+  }
+  if (opts.build) writeFileSync(opts.socket + ".build", `${opts.build.code}\n${Math.trunc(opts.build.mtimeMs)}\n`);
   const oldUmask = process.umask(0o077);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -151,4 +245,14 @@ function answers(socket: string): Promise<boolean> {
     });
     c.once("error", () => resolve(false));
   });
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
 }

@@ -9,7 +9,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
 
-const BERTH = path.join(REPO, "bin", "berth");
+// BERTH_TEST_BIN=native/build/berth runs the same tests through the Warm path
+const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
 
 interface Result {
   code: number;

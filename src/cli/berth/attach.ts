@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import type { Command } from "commander";
 import type { ReadStream, WriteStream } from "node:tty";
 import type { Attachment, AttachOptions, Engine } from "../../engine/index.js";
+import { onCallerSignal } from "../context.js";
 import { type CommandEnv, engine } from "./globals.js";
 
 /** The size of berth's own terminal, if stdout is one. */
@@ -56,10 +57,7 @@ export async function attachSession(env: CommandEnv, e: Engine, a: Attachment, o
       }
     };
     const signals: NodeJS.Signals[] = raw ? ["SIGTERM", "SIGHUP"] : ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
-    for (const s of signals) process.on(s, forward);
-    cleanups.push(() => {
-      for (const s of signals) process.off(s, forward);
-    });
+    cleanups.push(onCallerSignal(env.cli, signals, forward));
     if (input && a.openStdin) {
       const onData = (d: Buffer | string) => a.write(d);
       const onEnd = () => a.closeStdin();

@@ -143,7 +143,8 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     capAdd: f.capAdd,
     capDrop: f.capDrop,
     privileged: f.privileged,
-    securityOpt: f.securityOpt,
+    // a seccomp profile's path is the user's, relative to their directory (the warm service has another)
+    securityOpt: f.securityOpt.map((o) => (/^seccomp[=:](?!unconfined$)[^/]/.test(o) ? `seccomp=${userPath(env, o.slice("seccomp=".length))}` : o)),
     stopSignal: f.stopSignal,
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
     network: f.network ?? (f as { net?: string }).net,

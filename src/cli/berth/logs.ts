@@ -1,6 +1,7 @@
 // logs: what a container wrote, from its json-file log.
 import type { Command } from "commander";
 import { invalidArgument } from "../../errors.js";
+import { onCallerSignal } from "../context.js";
 import { type CommandEnv, engine } from "./globals.js";
 
 export function register(parent: Command, env: CommandEnv): void {
@@ -17,13 +18,13 @@ export function register(parent: Command, env: CommandEnv): void {
       if (opts.tail !== "all" && !/^\d+$/.test(opts.tail)) throw invalidArgument(`--tail ${JSON.stringify(opts.tail)}: expected a number or all`);
       const ac = new AbortController();
       const stop = () => ac.abort();
-      process.once("SIGINT", stop);
+      const unsubscribe = onCallerSignal(env.cli, ["SIGINT"], stop);
       try {
         for await (const e of engine(env).logs(ref, { follow: opts.follow, tail: opts.tail === "all" ? undefined : Number(opts.tail), since: opts.since, until: opts.until, signal: ac.signal })) {
           (e.stream === "stderr" ? env.cli.stderr : env.cli.stdout).write(opts.timestamps ? `${e.time} ${e.log}` : e.log);
         }
       } finally {
-        process.off("SIGINT", stop);
+        unsubscribe();
       }
     });
 }

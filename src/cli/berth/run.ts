@@ -3,6 +3,7 @@
 // With -i or -t, berth attaches to it instead (attach.ts): input, a terminal, detach keys.
 import type { Command } from "commander";
 import { type Engine, parseDetachKeys } from "../../engine/index.js";
+import { onCallerSignal } from "../context.js";
 import { attachSession, terminalSize } from "./attach.js";
 import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
 import { type CommandEnv, engine } from "./globals.js";
@@ -24,12 +25,12 @@ export async function attachOutput(env: CommandEnv, e: Engine, id: string): Prom
     }
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
-  for (const s of signals) process.on(s, forward);
+  const unsubscribe = onCallerSignal(env.cli, signals, forward);
   try {
     for await (const entry of e.logs(id, { follow: true })) (entry.stream === "stderr" ? env.cli.stderr : env.cli.stdout).write(entry.log);
     return await e.wait(id);
   } finally {
-    for (const s of signals) process.off(s, forward);
+    unsubscribe();
   }
 }
 

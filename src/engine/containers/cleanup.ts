@@ -80,11 +80,14 @@ export async function settle(): Promise<void> {
 export async function cleanup(ctx: EngineContext, id: string): Promise<void> {
   const row = ctx.db.container(id);
   if (!row) return;
+  // a start still under way (a short program's monitor can be this quick): its starter sees the
+  // exit record once the record says running, and cleans up then (start.ts)
+  if (row.state === "created") return;
   if (running(ctx, id)) return; // not over: nothing to clean
   const exit = readExit(ctx.paths(id).exitFile);
   if (!exit && monitorAlive(row) && row.monitorPid !== process.pid) return; // the monitor will
   ctx.db.transition(id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
   await releaseResources(ctx, id);
   const h = JSON.parse(row.config) as HostConfig;
-  if (h.autoRemove && row.state !== "created") await remove(ctx, id, { force: true, volumes: true });
+  if (h.autoRemove) await remove(ctx, id, { force: true, volumes: true });
 }

@@ -48,6 +48,17 @@ function files(log: string): string[] {
   return [...rotated, log];
 }
 
+function readToEnd(fd: number): Buffer {
+  const chunks: Buffer[] = [];
+  for (let off = 0; ; ) {
+    const b = Buffer.alloc(1 << 16);
+    const n = fs.readSync(fd, b, 0, b.length, off);
+    if (n === 0) return Buffer.concat(chunks);
+    chunks.push(b.subarray(0, n));
+    off += n;
+  }
+}
+
 export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = {}): AsyncGenerator<LogEntry> {
   const row = lookup(ctx, ref);
   const { log } = ctx.paths(row.id);
@@ -57,15 +68,39 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
     const t = Date.parse(e.time);
     return (since === undefined || t >= since) && (until === undefined || t <= until);
   };
+  // the live file is followed through the fd its first part is read from (so no line falls
+  // between the two) from the end of its last whole line; a rotation starts it over
+  let fd: number | undefined;
+  let ino = 0;
+  let pos = 0;
+  let rest = "";
+  const open = () => {
+    try {
+      const f = fs.openSync(log, "r");
+      const st = fs.fstatSync(f);
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = f;
+      ino = st.ino;
+      pos = 0;
+      rest = "";
+    } catch {
+      // not there yet
+    }
+  };
+  if (opts.follow) open();
   // what is there now
   const now: LogEntry[] = [];
-  let readUpTo = -1; // the live file's bytes read here: following goes on from there, not from its end
   for (const f of files(log)) {
     let text = "";
     try {
-      const bytes = fs.readFileSync(f);
-      if (f === log) readUpTo = bytes.length;
-      text = bytes.toString("utf8");
+      if (f === log && opts.follow) {
+        if (fd === undefined) continue;
+        const whole = readToEnd(fd);
+        pos = whole.lastIndexOf(0x0a) + 1;
+        text = whole.toString("utf8", 0, pos);
+      } else {
+        text = fs.readFileSync(f, "utf8");
+      }
     } catch {
       continue;
     }
@@ -74,30 +109,12 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
       if (e && keep(e)) now.push(e);
     }
   }
-  yield* opts.tail !== undefined && opts.tail >= 0 ? now.slice(Math.max(0, now.length - opts.tail)) : now;
-  if (!opts.follow) return;
-  // follow the live file from where it ends; a rotation starts it over
-  let fd: number | undefined;
-  let ino = 0;
-  let pos = 0;
-  let rest = "";
-  const open = (fromEnd: boolean) => {
-    try {
-      const f = fs.openSync(log, "r");
-      const st = fs.fstatSync(f);
-      if (fd !== undefined) fs.closeSync(fd);
-      fd = f;
-      ino = st.ino;
-      pos = fromEnd && readUpTo <= st.size ? Math.max(readUpTo, 0) : 0;
-      rest = "";
-    } catch {
-      // not there yet
-    }
-  };
-  open(true);
   const buf = Buffer.alloc(1 << 16);
   try {
-    for (let idle = 0; !opts.signal?.aborted; ) {
+    yield* opts.tail !== undefined && opts.tail >= 0 ? now.slice(Math.max(0, now.length - opts.tail)) : now;
+    if (!opts.follow) return;
+    // polled: quickly after output or a start (a short program is over in a few ms), then every 25 ms
+    for (let over = false, delay = 1; !opts.signal?.aborted; ) {
       let n = 0;
       if (fd !== undefined) {
         n = fs.readSync(fd, buf, 0, buf.length, pos);
@@ -109,19 +126,22 @@ export async function* logs(ctx: EngineContext, ref: string, opts: LogOptions = 
             const e = parseLine(l);
             if (e && keep(e)) yield e;
           }
+          delay = 1;
           continue;
         }
       }
       const st = fs.statSync(log, { throwIfNoEntry: false });
       if (st && st.ino !== ino) {
-        open(false);
+        open();
         continue;
       }
+      // the monitor writes the exit record after the last output: once over, one more read ends it
+      if (over) break;
       const current = ctx.db.container(row.id);
-      const live = current && (refresh(ctx, current)?.state === "running" || current.state === "paused");
-      // once it has exited, what the monitor wrote last is read, then we stop
-      if (!live && ++idle > 2) break;
-      await sleep(live ? 25 : 10);
+      over = !(current && (refresh(ctx, current)?.state === "running" || current.state === "paused"));
+      if (over) continue;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 25);
     }
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

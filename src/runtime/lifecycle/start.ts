@@ -37,6 +37,14 @@ export async function releaseInit(c: Container): Promise<void> {
       }
       if (n === 1) break;
       if (!processAlive(c.pid, c.record.initStartTime)) {
+        // a short program may have sent its byte, run and exited since the read above
+        let late = 0;
+        try {
+          late = readSync(fd, buf, 0, 1, null);
+        } catch {
+          // EAGAIN: it never sent it
+        }
+        if (late === 1) break;
         throw new BerthError("FailedPrecondition", `container "${c.id}" init exited before it could start`);
       }
       if (Date.now() > deadline) throw new BerthError("Unavailable", `container "${c.id}" did not answer start`);
