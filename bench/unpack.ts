@@ -439,9 +439,6 @@ async function worker(args: string[]): Promise<number> {
   if (mode === "load") {
     const root = path.join(work, "root");
     const store = new ImageStore(root);
-    // loadImages mkdtemps in image/ingest/, which a fresh ImageStore lacks (ENOENT): made here
-    // until the store makes it itself
-    mkdirSync(path.join(root, "image", "ingest"), { recursive: true });
     const t0 = process.hrtime.bigint();
     const loaded = await loadImages(store, createReadStream(input));
     inCallMs = Number(process.hrtime.bigint() - t0) / 1e6;

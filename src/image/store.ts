@@ -198,16 +198,17 @@ export class ImageStore {
     try {
       ref = parseReference(nameOrId);
     } catch (e) {
-      if (!/^(sha256:)?[0-9a-f]{4,64}$/.test(nameOrId)) throw e;
+      if (!/^(sha256:|sha512:)?[0-9a-f]{4,128}$/.test(nameOrId)) throw e;
     }
     if (ref) {
       const full = ref.toString();
       const named = images.find((i) => i.names.includes(full) || (ref!.digest !== undefined && !ref!.tag && i.manifest.digest === ref!.digest && i.names.some((n) => parseReference(n).name === ref!.name)));
       if (named) return named;
     }
-    const hex = /^(sha256:)?([0-9a-f]{4,64})$/.exec(nameOrId);
+    const hex = /^(sha256:|sha512:)?([0-9a-f]{4,128})$/.exec(nameOrId);
     if (hex) {
-      const found = images.filter((i) => i.id.slice(7).startsWith(hex[2]!) || i.manifest.digest.slice(7).startsWith(hex[2]!));
+      const matches = (d: string) => (hex[1] === undefined || d.startsWith(hex[1])) && d.slice(d.indexOf(":") + 1).startsWith(hex[2]!);
+      const found = images.filter((i) => matches(i.id) || matches(i.manifest.digest));
       if (found.length === 1) return found[0]!;
       if (found.length > 1) throw conflict(`image ID prefix "${nameOrId}" is ambiguous: ${found.map((i) => i.id.slice(7, 19)).join(", ")}`);
     }
@@ -251,8 +252,9 @@ export class ImageStore {
       for (const n of full) index.manifests.push({ ...entry, annotations: { [REF_NAME]: n, [CREATED]: stamp } });
       return gone;
     });
+    const unpacked: string[] = [];
     try {
-      await this.unpack(probe, m);
+      await this.unpack(probe, m, unpacked);
     } catch (e) {
       this.updateIndex((index) => {
         const names = new Set(index.manifests.filter((d) => !ours(d)).map((d) => d.annotations?.[REF_NAME]));
@@ -260,13 +262,23 @@ export class ImageStore {
         // a replaced name comes back unless someone gave it to another image meanwhile
         for (const d of replaced) if (!names.has(d.annotations?.[REF_NAME])) index.manifests.splice(positions.get(d)!, 0, d);
       });
+      // the layers it did unpack go too, unless another image has them meanwhile: no half-made image
+      const { chains } = this.referenced();
+      for (const c of unpacked.reverse()) {
+        if (chains.has(c)) continue;
+        try {
+          this.snapshots.remove(c);
+        } catch {
+          // a container or another unpack builds on it already: gc decides later
+        }
+      }
       throw e;
     }
     return this.resolve(full[0] ?? probe.id);
   }
 
-  /** Unpacks the layers an image lacks as snapshots. */
-  private async unpack(image: Image, manifest: ImageManifest): Promise<void> {
+  /** Unpacks the layers an image lacks as snapshots, noting their chain IDs in `unpacked`. */
+  private async unpack(image: Image, manifest: ImageManifest, unpacked: string[]): Promise<void> {
     const diffIds = image.config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
       throw failedPrecondition(`image ${image.id}: the config lists ${diffIds.length} layers, the manifest ${manifest.layers.length}`);
@@ -275,6 +287,7 @@ export class ImageStore {
       if (this.snapshots.has(image.chain[i]!)) continue;
       const layer = manifest.layers[i]!;
       await this.snapshots.unpack(image.chain[i]!, image.chain[i - 1], this.content.createReadStream(layer.digest) as Readable, diffIds[i]!);
+      unpacked.push(image.chain[i]!);
     }
   }
 
@@ -303,7 +316,9 @@ export class ImageStore {
 
   /**
    * `rmi`: by name removes that name (and the image when it was the last); by ID removes the
-   * image with all its names (Docker refuses an ID with several names unless forced).
+   * image with all its names (Docker refuses an ID with several names unless forced). An image a
+   * container uses loses its names only when forced, and stays as a dangling image (known by ID,
+   * as Docker keeps it) until no container uses it and a prune takes it.
    */
   remove(nameOrId: string, opts: { force?: boolean } = {}): { untagged: string[]; deleted: string[] } {
     const image = this.resolve(nameOrId);
@@ -324,11 +339,15 @@ export class ImageStore {
       throw conflict(`unable to remove image ${image.id.slice(7, 19)}: it has several names (${image.names.join(", ")}); remove them by name or use --force`);
     }
     this.updateIndex((index) => {
+      const entry = index.manifests.find((d) => this.configOf(d) === image.id);
       index.manifests = index.manifests.filter((d) => {
         const name = d.annotations?.[REF_NAME];
         if (name) return !untag.includes(name);
         return !(deleting && this.configOf(d) === image.id);
       });
+      if (deleting && users.length > 0 && entry) {
+        index.manifests.push({ mediaType: entry.mediaType, digest: entry.digest, size: entry.size, annotations: { [CREATED]: entry.annotations?.[CREATED] ?? new Date().toISOString() } });
+      }
     });
     const deleted: string[] = [];
     if (deleting && users.length === 0) {

@@ -199,10 +199,14 @@ function suite(kind: SnapshotterKind) {
 
       assert.deepEqual(store.remove("b:1", { force: true }), { untagged: ["docker.io/library/b:1"], deleted: [] });
       assert.throws(() => store.resolve("b:1"), isError("NotFound", "No such image: b:1"));
+      // as Docker: the image stays, dangling, for its container (whose start reads its config)
+      assert.deepEqual(store.resolve(b.id).names, []);
       store.gc();
+      assert.deepEqual(store.prune().deleted, [], "prune spares it, dangling, while the container lives");
       for (const c of b.chain) assert.equal(store.snapshots.has(c), true, "the container's chain survives gc");
+      assert.equal(store.content.has(b.id), true, "and its config");
       store.snapshots.removeActive("ctr");
-      store.gc();
+      assert.deepEqual(store.prune().deleted, [b.id]);
       assert.equal(store.snapshots.has(b.chain[1]!), false);
       assert.equal(store.snapshots.has(b.chain[0]!), true, "the base a still uses stays");
       assert.equal(store.list().length, 1);

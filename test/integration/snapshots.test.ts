@@ -280,7 +280,7 @@ function suite(kind: SnapshotterKind) {
       const evil = await layer([file("../../escaped", "x")]);
       await assert.rejects(s.unpack(chain[1]!, chain[0], Readable.from([evil]), sha(evil)), isError("InvalidArgument", 'layer: entry "../../escaped": path escapes the root'));
       await assert.rejects(s.unpack(chain[1]!, chainIds([wrong])[0], Readable.from([child]), sha(child)), isError("NotFound", `snapshot ${wrong} does not exist`));
-      await assert.rejects(s.unpack("sha256:nope", undefined, Readable.from([child]), sha(child)), isError("InvalidArgument", 'snapshot: chain ID "sha256:nope": expected sha256:<64 hex digits>'));
+      await assert.rejects(s.unpack("sha256:nope", undefined, Readable.from([child]), sha(child)), isError("InvalidArgument", 'snapshot: chain ID "sha256:nope": expected sha256:<64 hex digits> or sha512:<128 hex digits>'));
       assert.deepEqual(leftovers(), before);
       assert.equal(s.has(chain[1]!), false);
     });

@@ -38,6 +38,17 @@ function rows(images: Image[], opts: Options, filter?: string): Record<string, s
   return out;
 }
 
+/**
+ * Docker's intermediate images, which `images` hides and `images -a` shows: no name, and the
+ * layers of another image start with all of its layers (berth keeps no parent links: the chain
+ * says it).
+ */
+function intermediate(image: Image, images: Image[]): boolean {
+  if (image.names.length > 0 || image.chain.length === 0) return false;
+  const top = image.chain.at(-1);
+  return images.some((o) => o.chain.length > image.chain.length && o.chain[image.chain.length - 1] === top);
+}
+
 /** `berth images busybox` / `busybox:1.36` / `localhost:5000/*`: which names to show. */
 function parseFilter(s: string): (name: string, tag?: string) => boolean {
   const star = s.includes("*");
@@ -57,13 +68,14 @@ export function register(parent: Command, env: CommandEnv, name = "images"): voi
   cmd
     .description("list images")
     .argument("[repository]", "only images with this name (REPOSITORY[:TAG], * wildcards)")
-    .option("-a, --all", "show all images (berth keeps no intermediate images: the same list)")
+    .option("-a, --all", "show all images (by default intermediate images are hidden: no name, and another image builds on them)")
     .option("-q, --quiet", "only the image IDs")
     .option("--digests", "show the manifest digests")
     .option("--no-trunc", "do not truncate the image IDs")
     .option("--format <format>", "table, json, or a template such as {{.Repository}}:{{.Tag}}")
     .action((repository: string | undefined, opts: Options) => {
-      const images = imageStore(env).list();
+      const all = imageStore(env).list();
+      const images = opts.all ? all : all.filter((i) => !intermediate(i, all));
       const out = env.cli.stdout;
       const r = rows(images, opts, repository);
       if (opts.quiet) {

@@ -11,6 +11,7 @@ import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import { Decompress } from "fzstd";
 import { BerthError, internal, invalidArgument, notFound } from "../../errors.js";
+import { parseDigest, type DigestAlgorithm } from "../../oci/index.js";
 import { lsetxattr, makedev, mknod } from "../../sys/index.js";
 import { readTar, type TarEntry } from "./tar.js";
 
@@ -38,9 +39,9 @@ export interface ApplyOptions {
 }
 
 export interface AppliedLayer {
-  /** sha256 of the uncompressed tar */
+  /** digest of the uncompressed tar, in expectedDiffId's algorithm (sha256 when none is given) */
   diffId: string;
-  /** sha256 of the bytes as given */
+  /** digest of the bytes as given, in expectedDigest's algorithm (sha256 when none is given) */
   digest: string;
   /** bytes as given */
   size: number;
@@ -140,10 +141,15 @@ export async function applyLayer(root: string, input: NodeJS.ReadableStream | Re
   } catch {
     throw notFound(`layer: root directory ${root} does not exist`);
   }
-  const digest = createHash("sha256");
-  const diff = createHash("sha256");
+  // sha512 where the expected digests use it (descriptor.md registers both)
+  const algorithm = (d: string | undefined, what: string): DigestAlgorithm => (d === undefined ? "sha256" : parseDigest(d, `layer: ${what}`).algorithm);
+  const digestAlgorithm = algorithm(opts.expectedDigest, "expected digest");
+  const diffAlgorithm = algorithm(opts.expectedDiffId, "expected diffID");
+  const digest = createHash(digestAlgorithm);
+  const diff = createHash(diffAlgorithm);
   let size = 0;
-  let compressed = false; // else the digest is the diffID: hash once
+  let compressed = false; // else the digest is the diffID: hash once (when both use one algorithm)
+  const hashDiff = () => compressed || diffAlgorithm !== digestAlgorithm;
   async function* given(): AsyncGenerator<Buffer> {
     for await (const c of input) {
       const b = typeof c === "string" ? Buffer.from(c) : (c as Buffer);
@@ -154,15 +160,15 @@ export async function applyLayer(root: string, input: NodeJS.ReadableStream | Re
   }
   async function* plain(): AsyncGenerator<Buffer> {
     for await (const c of decompressed(given(), (yes) => (compressed = yes))) {
-      if (compressed) diff.update(c);
+      if (hashDiff()) diff.update(c);
       yield c;
     }
   }
   const applier = new Applier(realRoot, opts);
   for await (const entry of readTar(plain())) await applier.apply(entry);
   applier.finish();
-  const givenDigest = `sha256:${digest.digest("hex")}`;
-  const got = { diffId: compressed ? `sha256:${diff.digest("hex")}` : givenDigest, digest: givenDigest, size };
+  const givenDigest = `${digestAlgorithm}:${digest.digest("hex")}`;
+  const got = { diffId: hashDiff() ? `${diffAlgorithm}:${diff.digest("hex")}` : givenDigest, digest: givenDigest, size };
   if (opts.expectedDigest && opts.expectedDigest !== got.digest) {
     throw invalidArgument(`layer ${opts.expectedDigest}: digest mismatch: got ${got.digest}`);
   }

@@ -11,10 +11,18 @@ import path from "node:path";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../../errors.js";
 import type { ActiveSnapshot, SnapshotInfo } from "./snapshotter.js";
 
+/** A snapshot's directory name: the chain ID's hex (a sha512 one, the first layer's diffID, has 128 digits). */
 export function chainHex(chainId: string): string {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(chainId);
-  if (!m) throw invalidArgument(`snapshot: chain ID ${JSON.stringify(chainId)}: expected sha256:<64 hex digits>`);
-  return m[1]!;
+  const m = /^(?:sha256:([0-9a-f]{64})|sha512:([0-9a-f]{128}))$/.exec(chainId);
+  if (!m) throw invalidArgument(`snapshot: chain ID ${JSON.stringify(chainId)}: expected sha256:<64 hex digits> or sha512:<128 hex digits>`);
+  return m[1] ?? m[2]!;
+}
+
+/** The chain ID a snapshot directory is named after, or undefined for other entries. */
+function chainIdOf(name: string): string | undefined {
+  if (/^[0-9a-f]{64}$/.test(name)) return `sha256:${name}`;
+  if (/^[0-9a-f]{128}$/.test(name)) return `sha512:${name}`;
+  return undefined;
 }
 
 export function validKey(key: string): string {
@@ -75,8 +83,9 @@ export abstract class DirSnapshots {
   list(): SnapshotInfo[] {
     return fs
       .readdirSync(this.root)
-      .filter((n) => /^[0-9a-f]{64}$/.test(n))
-      .map((n) => this.info(`sha256:${n}`))
+      .map(chainIdOf)
+      .filter((c): c is string => c !== undefined)
+      .map((c) => this.info(c))
       .filter((i): i is SnapshotInfo => i !== undefined);
   }
 
