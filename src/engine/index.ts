@@ -5,3 +5,4 @@ export { CommandError } from "./containers/start.js";
 export { parseBytes } from "./options.js";
 export { humanDuration } from "./human.js";
 export { defaultRoot, defaultRunroot } from "./context.js";
+export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine.js";

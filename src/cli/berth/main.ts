@@ -27,6 +27,9 @@ import * as startCmd from "./start.js";
 import * as stopCmd from "./stop.js";
 import * as volumeCmd from "./volume.js";
 import * as waitCmd from "./wait.js";
+import * as topCmd from "./top.js";
+import * as statsCmd from "./stats.js";
+import * as renameCmd from "./rename.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -42,6 +45,9 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   logsCmd.register(parent, env);
   waitCmd.register(parent, env);
   pauseCmd.register(parent, env);
+  topCmd.register(parent, env);
+  statsCmd.register(parent, env);
+  renameCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
