@@ -169,6 +169,45 @@ describe("berth top, stats, rename, ps -s, --init", { skip: rootSkip }, () => {
     }
   });
 
+  test("stats without --no-stream: redraws every second on a terminal until Ctrl-C; piped, a table a second", async () => {
+    const id = ok(["run", "-d", "--name", "streamed", "busybox", "sleep", "1000"]).trim();
+    /** runs `stats streamed` until `tables` tables have come, then interrupts it; its exit code and output */
+    const watch = (tty: boolean, tables: number) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const args = ["--root", root, "--runroot", runroot, "stats", "streamed"];
+        // a real terminal: script(1) gives berth a pty, and ^C typed on it is the terminal's SIGINT
+        const p = tty ? spawn("script", ["-qfec", [BERTH, ...args].join(" "), "/dev/null"], { stdio: ["pipe", "pipe", "ignore"] }) : spawn(BERTH, args, { stdio: ["ignore", "pipe", "ignore"] });
+        let out = "";
+        let interrupted = false;
+        p.stdout!.on("data", (d) => {
+          out += d;
+          if (!interrupted && (out.match(/CONTAINER ID/g) ?? []).length >= tables) {
+            interrupted = true;
+            if (tty) p.stdin!.write("\x03");
+            else p.kill("SIGINT");
+          }
+        });
+        const timer = setTimeout(() => p.kill("SIGKILL"), 60_000);
+        p.on("exit", (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
+    try {
+      const term = await watch(true, 2);
+      assert.equal(term.code, 0, term.out);
+      const frames = term.out.split("\x1b[2J\x1b[H").slice(1);
+      assert.ok(frames.length >= 2, JSON.stringify(term.out));
+      for (const f of frames.slice(0, 2)) assert.match(f, /^CONTAINER ID\s+NAME\s+CPU %.*PIDS\r\n[0-9a-f]{12}\s+streamed\s+\d+\.\d\d%/);
+      const piped = await watch(false, 2);
+      assert.equal(piped.code, 0);
+      assert.ok(!piped.out.includes("\x1b"), "no terminal codes when piped");
+      assert.match(piped.out, /^(CONTAINER ID\s+NAME\s+CPU %.*PIDS\n[0-9a-f]{12}\s+streamed\s+.*\n){2,}$/);
+    } finally {
+      ok(["rm", "-f", id]);
+    }
+  });
+
   test("stats: a busy container shows CPU %", () => {
     const id = ok(["run", "-d", "busybox", "sh", "-c", "while :; do :; done"]).trim();
     try {
@@ -223,6 +262,7 @@ describe("berth top, stats, rename, ps -s, --init", { skip: rootSkip }, () => {
     const id = ok(["run", "-d", "--init", "--name", "inited", "busybox", "sleep", "1000"]).trim();
     try {
       const procs = ok(["exec", "inited", "ps", "-o", "pid,ppid,args"]).split("\n").map((l) => l.trim().replace(/\s+/g, " "));
+      assert.equal(inspect("inited").HostConfig.Init, true);
       assert.ok(procs.includes("1 0 /sbin/berth-init -- sleep 1000"), procs.join("\n"));
       assert.ok(procs.some((l) => /^\d+ 1 sleep 1000$/.test(l)), procs.join("\n"));
       // read-only in the container
