@@ -1,5 +1,6 @@
 // stats: containers' resource usage, as docker stats shows it. On a terminal it redraws every
 // second until Ctrl-C; --no-stream prints one reading (CPU % over one second) and exits.
+import { setTimeout as delay } from "node:timers/promises";
 import type { Command } from "commander";
 import type { ContainerStats, Engine } from "../../engine/index.js";
 import { BerthError } from "../../errors.js";
@@ -99,10 +100,7 @@ async function stream(env: CommandEnv, e: Engine, refs: string[], f: StatsFlags)
   try {
     for (const t of targets(e, refs, f.all ?? false)) follow(t.id, t.label);
     while (!stop.signal.aborted) {
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, 1000);
-        stop.signal.addEventListener("abort", () => (clearTimeout(timer), r()), { once: true });
-      });
+      await delay(1000, undefined, { signal: stop.signal }).catch(() => undefined);
       if (stop.signal.aborted) break;
       if (refs.length === 0) for (const t of targets(e, [], f.all ?? false)) follow(t.id, t.label);
       else if (followed.size === 0) break; // every container named has been removed
