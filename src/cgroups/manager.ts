@@ -6,10 +6,13 @@ export type CgroupMode = "v1" | "v2";
 
 export interface CgroupStats {
   /** Bytes; limit -1 = unlimited. */
-  memory: { usage: number; limit: number; maxUsage?: number };
+  /** inactiveFile: page cache the kernel can drop at once (Docker leaves it out of the usage it shows). */
+  memory: { usage: number; limit: number; maxUsage?: number; inactiveFile?: number };
   cpu: { usageNanos: number; throttledPeriods?: number };
   /** limit 0 = max. */
   pids: { current: number; limit: number };
+  /** Bytes read from and written to block devices, all devices summed. */
+  io?: { readBytes: number; writeBytes: number };
 }
 
 export interface CgroupManager {

@@ -25,6 +25,10 @@ import { exportFs } from "./containers/export.js";
 import { commit, type CommitOptions } from "./containers/commit.js";
 import type { Readable } from "node:stream";
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type Volume } from "./volumes.js";
+import { top, type ContainerTop } from "./containers/top.js";
+import { stats, statsStream, type ContainerStats, type StatsOptions } from "./containers/stats.js";
+import { rename } from "./containers/rename.js";
+import { size, type ContainerSize } from "./containers/size.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -172,6 +176,30 @@ export class Engine {
     return gone;
   }
 
+  /** The container's processes as the host's `ps` shows them (`ps -ef`, or the options given). */
+  top(ref: string, psArgs?: string[]): ContainerTop {
+    return top(this.ctx, ref, psArgs);
+  }
+
+  /** One reading of the container's resource usage (CPU % over `interval`, default 1 s). */
+  stats(ref: string, opts?: StatsOptions): Promise<ContainerStats> {
+    return stats(this.ctx, ref, opts);
+  }
+
+  /** A reading every `interval` (default 1 s) until `signal` aborts or the container is removed. */
+  statsStream(ref: string, opts?: StatsOptions): AsyncGenerator<ContainerStats> {
+    return statsStream(this.ctx, ref, opts);
+  }
+
+  rename(ref: string, newName: string): ContainerSummary {
+    return summary(rename(this.ctx, ref, newName));
+  }
+
+  /** The container's writable layer size, and that plus its image's (`ps -s`). */
+  size(ref: string): Promise<ContainerSize> {
+    return size(this.ctx, ref);
+  }
+
   createVolume(name: string, labels?: Record<string, string>): Volume {
     return createVolume(this.ctx, name, labels);
   }
@@ -202,3 +230,4 @@ export class Engine {
 export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions };
 export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
+export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };

@@ -8,3 +8,4 @@ export { parseBytes } from "./options.js";
 export { humanDuration } from "./human.js";
 export { defaultRoot, defaultRunroot } from "./context.js";
 export type { CopyOptions, FsChange, CommitOptions } from "./engine.js";
+export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine.js";

@@ -45,6 +45,8 @@ export interface ContainerOptions {
   tty?: boolean;
   /** `-i`: keep its stdin open for attached clients */
   openStdin?: boolean;
+  /** `--init`: tini as PID 1, forwarding signals to the command and reaping zombies */
+  init?: boolean;
   /** `--log-opt max-size=10m`, `max-file=3` */
   logOpts?: Record<string, string>;
   /** `--ulimit nofile=1024:2048` */
@@ -95,6 +97,7 @@ export interface HostConfig {
   autoRemove: boolean;
   tty?: boolean;
   openStdin?: boolean;
+  init?: boolean;
   logMaxSize: number;
   logMaxFile: number;
   ulimits: { type: string; soft: number; hard: number }[];
@@ -153,11 +156,14 @@ function parseUlimit(u: string): { type: string; soft: number; hard: number } {
   return { type: `RLIMIT_${m[1] === "as" ? "AS" : m[1]!.toUpperCase()}`, soft, hard };
 }
 
+/** A container name as Docker allows it (a leading "/" is Docker's own spelling). */
+export function checkName(name: string): void {
+  if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}
+
 export function parseOptions(o: ContainerOptions): HostConfig {
   if (!o.image) throw invalidArgument("an image is required");
-  if (o.name !== undefined && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(o.name)) {
-    throw invalidArgument(`Invalid container name (${o.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  }
+  if (o.name !== undefined) checkName(o.name);
   for (const e of o.env ?? []) if (e === "" || e.startsWith("=")) throw invalidArgument(`-e ${JSON.stringify(e)}: expected NAME=VALUE`);
   if (o.workdir !== undefined && !o.workdir.startsWith("/")) throw invalidArgument(`-w ${JSON.stringify(o.workdir)}: the working directory must be absolute`);
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
@@ -221,6 +227,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     autoRemove: o.autoRemove ?? false,
     tty: o.tty ?? false,
     openStdin: o.openStdin ?? false,
+    init: o.init ?? false,
     logMaxSize,
     logMaxFile,
     ulimits: (o.ulimits ?? []).map(parseUlimit),

@@ -2,7 +2,7 @@
 // defaults (its capability set, the default seccomp profile, masked /proc and /sys paths).
 import * as fs from "node:fs";
 import path from "node:path";
-import { invalidArgument, notFound } from "../errors.js";
+import { invalidArgument, notFound, unavailable } from "../errors.js";
 import { CAPABILITIES, defaultSpec, type ImageConfig, type LinuxResources, type Mount, type Spec } from "../oci/index.js";
 import { defaultSeccompProfile } from "../runtime/seccomp/index.js";
 import type { HostConfig } from "./options.js";
@@ -24,6 +24,11 @@ export const DOCKER_CAPABILITIES = [
   "CAP_KILL",
   "CAP_AUDIT_WRITE",
 ];
+
+/** Where `--init` puts tini in the container (Docker's is /sbin/docker-init), read-only. */
+export const INIT_PATH = "/sbin/berth-init";
+/** Debian's tini package ships this static build: it runs in any rootfs, busybox's too. */
+export const INIT_BINARY = "/usr/bin/tini-static";
 
 export interface SpecInput {
   id: string;
@@ -145,7 +150,7 @@ export function containerSpec(input: SpecInput): Spec {
   spec.process = {
     terminal: h.tty ?? false,
     user,
-    args: containerArgs(h, image),
+    args: h.init ? [INIT_PATH, "--", ...containerArgs(h, image)] : containerArgs(h, image),
     // Docker gives a terminal TERM=xterm unless the image or -e says otherwise
     env: mergeEnv(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", `HOSTNAME=${hostname}`, ...(h.tty ? ["TERM=xterm"] : [])], c.Env ?? [], h.env),
     cwd: h.workdir ?? (c.WorkingDir || "/"),
@@ -164,6 +169,10 @@ export function containerSpec(input: SpecInput): Spec {
   const bind = (source: string, destination: string, ro: boolean): Mount => ({ destination, type: "bind", source, options: ["rbind", "rprivate", ...(ro ? ["ro"] : [])] });
   mounts.push(bind(input.etc.hosts, "/etc/hosts", false), bind(input.etc.resolvConf, "/etc/resolv.conf", false));
   if (h.network !== "host") mounts.push(bind(input.etc.hostname, "/etc/hostname", false));
+  if (h.init) {
+    if (!fs.existsSync(INIT_BINARY)) throw unavailable(`--init: ${INIT_BINARY} is not on this host (apt-get install tini)`);
+    mounts.push(bind(INIT_BINARY, INIT_PATH, true));
+  }
   for (const b of h.binds) {
     if (b.kind === "tmpfs") mounts.push({ destination: b.destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", ...(b.options ?? [])] });
     else if (b.kind === "bind") {

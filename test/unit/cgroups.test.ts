@@ -376,6 +376,25 @@ for (const mode of ["v1", "v2"] as const) {
       assert.equal(s.pids.limit, 32);
     });
 
+    it("reports the inactive page cache and block I/O bytes (what berth stats shows)", () => {
+      const m = cgroupManager(fx.opts());
+      fx.prepare(m);
+      m.create();
+      if (mode === "v1") {
+        fx.populate(m, {
+          "memory.stat": "cache 8192\ninactive_file 100\ntotal_inactive_file 4096\n",
+          // no CFQ/BFQ numbers: the throttle layer's are used
+          "blkio.io_service_bytes_recursive": "Total 0\n",
+          "blkio.throttle.io_service_bytes_recursive": "8:0 Read 1000\n8:0 Write 24\n8:16 Read 5\n8:16 Sync 3\nTotal 1032\n",
+        });
+      } else {
+        fx.populate(m, { "memory.stat": "anon 1\ninactive_file 4096\n", "io.stat": "8:0 rbytes=1000 wbytes=24 rios=3 wios=1\n8:16 rbytes=5 wbytes=0 rios=1 wios=0\n" });
+      }
+      const s = m.stats();
+      assert.equal(s.memory.inactiveFile, 4096);
+      assert.deepEqual(s.io, { readBytes: 1005, writeBytes: 24 });
+    });
+
     it("freezes and thaws", () => {
       const m = cgroupManager(fx.opts());
       fx.prepare(m);

@@ -115,17 +115,24 @@ export class V1Manager implements CgroupManager {
     const maxUsage = read("memory", "memory.max_usage_in_bytes");
     const throttled = keyedValue(read("cpu", "cpu.stat"), "nr_throttled");
     const pidsMax = parseLimit(read("pids", "pids.max"));
+    const inactiveFile = keyedValue(read("memory", "memory.stat"), "total_inactive_file");
+    // the CFQ/BFQ file where the scheduler keeps one, else the throttle layer's (always counted)
+    const ioBytes = [read("blkio", "blkio.io_service_bytes_recursive"), read("blkio", "blkio.throttle.io_service_bytes_recursive")]
+      .map(blkioBytes)
+      .find((b) => b !== undefined && b.lines > 0);
     return {
       memory: {
         usage: parseLimit(read("memory", "memory.usage_in_bytes")),
         limit: parseLimit(read("memory", "memory.limit_in_bytes")),
         ...(maxUsage !== undefined ? { maxUsage: parseLimit(maxUsage) } : {}),
+        ...(inactiveFile !== undefined ? { inactiveFile } : {}),
       },
       cpu: {
         usageNanos: parseLimit(read("cpuacct", "cpuacct.usage")),
         ...(throttled !== undefined ? { throttledPeriods: throttled } : {}),
       },
       pids: { current: parseLimit(read("pids", "pids.current")), limit: pidsMax === -1 ? 0 : pidsMax },
+      ...(ioBytes ? { io: { readBytes: ioBytes.readBytes, writeBytes: ioBytes.writeBytes } } : {}),
     };
   }
 
@@ -189,4 +196,18 @@ export class V1Manager implements CgroupManager {
       throw notFound(`cgroup ${dir} does not exist`, "create the cgroup first");
     }
   }
+}
+
+/** "8:0 Read 4096" lines (and a "Total" line) of blkio.*io_service_bytes*: reads and writes summed. */
+function blkioBytes(text: string | undefined): { readBytes: number; writeBytes: number; lines: number } | undefined {
+  if (text === undefined) return undefined;
+  const out = { readBytes: 0, writeBytes: 0, lines: 0 };
+  for (const line of text.split("\n")) {
+    const [dev, op, value] = line.trim().split(/\s+/);
+    if (!dev || !dev.includes(":") || value === undefined) continue;
+    out.lines++;
+    if (op === "Read") out.readBytes += Number(value);
+    else if (op === "Write") out.writeBytes += Number(value);
+  }
+  return out;
 }

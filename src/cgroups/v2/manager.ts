@@ -105,17 +105,21 @@ export class V2Manager implements CgroupManager {
     const cpuStat = read("cpu.stat");
     const throttled = keyedValue(cpuStat, "nr_throttled");
     const pidsMax = parseLimit(read("pids.max"));
+    const inactiveFile = keyedValue(read("memory.stat"), "inactive_file");
+    const ioStat = read("io.stat");
     return {
       memory: {
         usage: parseLimit(read("memory.current")),
         limit: parseLimit(read("memory.max")),
         ...(peak !== undefined ? { maxUsage: parseLimit(peak) } : {}),
+        ...(inactiveFile !== undefined ? { inactiveFile } : {}),
       },
       cpu: {
         usageNanos: (keyedValue(cpuStat, "usage_usec") ?? 0) * 1000,
         ...(throttled !== undefined ? { throttledPeriods: throttled } : {}),
       },
       pids: { current: parseLimit(read("pids.current")), limit: pidsMax === -1 ? 0 : pidsMax },
+      ...(ioStat !== undefined ? { io: ioBytes(ioStat) } : {}),
     };
   }
 
@@ -167,4 +171,14 @@ export class V2Manager implements CgroupManager {
       throw notFound(`cgroup ${this.dir} does not exist`, "create the cgroup first");
     }
   }
+}
+
+/** io.stat ("8:0 rbytes=4096 wbytes=0 rios=1 …" a device): bytes read and written, devices summed. */
+function ioBytes(text: string): { readBytes: number; writeBytes: number } {
+  const out = { readBytes: 0, writeBytes: 0 };
+  for (const m of text.matchAll(/\b([rw])bytes=(\d+)/g)) {
+    if (m[1] === "r") out.readBytes += Number(m[2]);
+    else out.writeBytes += Number(m[2]);
+  }
+  return out;
 }

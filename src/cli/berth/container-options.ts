@@ -34,6 +34,7 @@ export interface ContainerFlags {
   stopTimeout?: string;
   network?: string;
   rm?: boolean;
+  init?: boolean;
   logOpt: string[];
   ulimit: string[];
   sysctl: string[];
@@ -69,6 +70,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--network <mode>", "none (loopback only, the default for now) or host")
     .option("--net <mode>", "same as --network")
     .option("--rm", "remove the container when it exits")
+    .option("--init", "run an init (tini) as PID 1 that forwards signals and reaps zombies")
     .option("--log-opt <KEY=VALUE>", "json-file log: max-size=10m, max-file=3 (repeatable)", many, [])
     .option("--ulimit <NAME=SOFT[:HARD]>", "a resource limit (repeatable)", many, [])
     .option("--sysctl <KEY=VALUE>", "a namespaced kernel parameter (repeatable)", many, [])
@@ -149,6 +151,7 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
     network: f.network ?? (f as { net?: string }).net,
     autoRemove: f.rm,
+    init: f.init,
     logOpts: pairs(f.logOpt, "--log-opt"),
     ulimits: f.ulimit,
     sysctls: pairs(f.sysctl, "--sysctl"),

@@ -32,6 +32,9 @@ import * as diffCmd from "./diff.js";
 import * as exportCmd from "./export.js";
 import * as commitCmd from "./commit.js";
 import * as attachCmd from "./attach.js";
+import * as topCmd from "./top.js";
+import * as statsCmd from "./stats.js";
+import * as renameCmd from "./rename.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -52,6 +55,9 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   exportCmd.register(parent, env);
   commitCmd.register(parent, env);
   attachCmd.register(parent, env);
+  topCmd.register(parent, env);
+  statsCmd.register(parent, env);
+  renameCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { invalidArgument } from "../../errors.js";
 import type { ContainerSummary } from "../../engine/index.js";
 import { parseReference } from "../../image/index.js";
-import { formatRows, humanAgo } from "../render.js";
+import { formatRows, humanAgo, humanSize } from "../render.js";
 import { type CommandEnv, engine } from "./globals.js";
 
 const many = (v: string, all: string[]) => [...all, v];
@@ -51,7 +51,8 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
     .option("--no-trunc", "do not truncate")
     .option("-f, --filter <KEY=VALUE>", "status=, name=, id=, label=, ancestor=, exited= (repeatable)", many, [])
     .option("--format <format>", "table, json, or a template such as {{.ID}} {{.Names}}")
-    .action((opts: { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string }) => {
+    .option("-s, --size", "show each container's size: its writable layer (virtual: with its image)")
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string; size?: boolean }) => {
       const match = matcher(opts.filter);
       const all = opts.all || opts.filter.some((f) => f.startsWith("status=") || f.startsWith("exited="));
       const list = engine(env).list({ all }).filter(match);
@@ -71,7 +72,15 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
         Ports: "",
         Names: c.name,
         Labels: Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(","),
+        ...(opts.size ? { Size: "" } : {}),
       }));
-      env.cli.stdout.write(formatRows(opts.format, { ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", RunningFor: "CREATED", Status: "STATUS", Ports: "PORTS", Names: "NAMES" }, rows));
+      if (opts.size) {
+        // as docker: "<writable layer> (virtual <with the image>)", decimal units
+        const sizes = await Promise.all(list.map((c) => engine(env).size(c.id)));
+        rows.forEach((r, i) => (r.Size = `${humanSize(sizes[i]!.rw)} (virtual ${humanSize(sizes[i]!.rootFs)})`));
+      }
+      const header: Record<string, string> = { ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", RunningFor: "CREATED", Status: "STATUS", Ports: "PORTS", Names: "NAMES" };
+      if (opts.size) header.Size = "SIZE";
+      env.cli.stdout.write(formatRows(opts.format, header, rows));
     });
 }

@@ -45,6 +45,7 @@ export function inspect(ctx: EngineContext, ref: string): Record<string, unknown
       Binds: h.binds.filter((b) => b.kind !== "tmpfs").map((b) => `${b.source}:${b.destination}${b.readonly ? ":ro" : ""}`),
       NetworkMode: h.network,
       AutoRemove: h.autoRemove,
+      Init: h.init ?? null,
       Privileged: h.privileged,
       ReadonlyRootfs: h.readOnly,
       CapAdd: h.capAdd,

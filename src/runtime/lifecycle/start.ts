@@ -27,24 +27,20 @@ export async function releaseInit(c: Container): Promise<void> {
   const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      let n = 0;
+    const released = (): boolean => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null) === 1;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+        return false;
       }
-      if (n === 1) break;
+    };
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (released()) break;
       if (!processAlive(c.pid, c.record.initStartTime)) {
-        // a short program may have sent its byte, run and exited since the read above
-        let late = 0;
-        try {
-          late = readSync(fd, buf, 0, 1, null);
-        } catch {
-          // EAGAIN: it never sent it
-        }
-        if (late === 1) break;
+        // a short program may have been released, run and exited between the read and this check
+        if (released()) break;
         throw new BerthError("FailedPrecondition", `container "${c.id}" init exited before it could start`);
       }
       if (Date.now() > deadline) throw new BerthError("Unavailable", `container "${c.id}" did not answer start`);
