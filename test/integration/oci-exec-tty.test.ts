@@ -88,7 +88,13 @@ describe(`berth-oci exec and terminals (${mode})`, { skip: rootSkip }, () => {
       const r = box.oci(["exec", "-d", "--pid-file", pidFile, "--process", pj, "pj"]);
       assert.equal(r.code, 0, r.stderr);
       const pid = Number(readFileSync(pidFile, "utf8"));
-      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^sleep\0+77/);
+      // -d returns once the process exists; its execve may still be a moment away (runc's too)
+      let cmdline = "";
+      for (let i = 0; i < 200 && !/^sleep\0+77/.test(cmdline); i++) {
+        if (i) await new Promise((r) => setTimeout(r, 10));
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      }
+      assert.match(cmdline, /^sleep\0+77/);
       const pids = JSON.parse(box.oci(["ps", "-f", "json", "pj"]).stdout) as number[];
       assert.ok(pids.includes(pid), "ps lists the exec'd process");
     } finally {
