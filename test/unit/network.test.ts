@@ -1,0 +1,65 @@
+// The CNI runtime's pure parts: conflist parsing, the per-plugin config (prevResult,
+// runtimeConfig by capability), old result formats, error lines; subnet arithmetic.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
+
+test("parseConfList: a list, a single .conf, and bad input named", () => {
+  const l = parseConfList('{"cniVersion":"1.0.0","name":"n1","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}');
+  assert.equal(l.plugins.length, 2);
+  const one = parseConfList('{"cniVersion":"0.4.0","name":"n2","type":"bridge","bridge":"b0"}');
+  assert.deepEqual(one, { cniVersion: "0.4.0", name: "n2", plugins: [{ type: "bridge", bridge: "b0" }] });
+  assert.throws(() => parseConfList("{", "x.conflist"), /^BerthError: x\.conflist: not JSON/);
+  assert.throws(() => parseConfList('{"cniVersion":"1.0.0","name":"n","plugins":[]}'), /"plugins" must be a non-empty list/);
+  assert.throws(() => parseConfList('{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"../x"}]}'), /plugins\[0\] needs a "type"/);
+  assert.throws(() => parseConfList('{"cniVersion":"one","name":"n","plugins":[{"type":"x"}]}'), /cniVersion/);
+});
+
+test("pluginConfig: name and version from the list, prevResult, runtimeConfig only for declared capabilities", () => {
+  const l = parseConfList('{"cniVersion":"1.0.0","name":"n1","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}');
+  const prev = { cniVersion: "1.0.0", ips: [{ address: "10.1.0.2/24" }] };
+  const caps = { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }], bandwidth: {} };
+  assert.deepEqual(pluginConfig(l, l.plugins[0]!, undefined, caps), { type: "bridge", cniVersion: "1.0.0", name: "n1" });
+  assert.deepEqual(pluginConfig(l, l.plugins[1]!, prev, caps), {
+    type: "portmap",
+    capabilities: { portMappings: true },
+    cniVersion: "1.0.0",
+    name: "n1",
+    runtimeConfig: { portMappings: caps.portMappings },
+    prevResult: prev,
+  });
+});
+
+test("parseResult: 1.0 results as they are; 0.2 ip4/ip6 become ips", () => {
+  assert.deepEqual(parseResult('{"cniVersion":"1.0.0","ips":[{"address":"10.1.0.2/24"}]}', "x").ips, [{ address: "10.1.0.2/24" }]);
+  assert.deepEqual(parseResult('{"cniVersion":"0.2.0","ip4":{"ip":"10.1.0.2/24","gateway":"10.1.0.1","routes":[{"dst":"0.0.0.0/0"}]}}', "x"), {
+    cniVersion: "0.2.0",
+    ips: [{ address: "10.1.0.2/24", gateway: "10.1.0.1" }],
+    routes: [{ dst: "0.0.0.0/0" }],
+  });
+  assert.throws(() => parseResult("oops", "bridge"), /CNI plugin bridge: result is not JSON/);
+});
+
+test("errorLine: the spec's error object, or stderr, as one line naming the plugin", () => {
+  assert.equal(errorLine("bridge", "ADD", '{"cniVersion":"1.0.0","code":7,"msg":"invalid config","details":"no\\nsubnet"}', "", 1), "CNI plugin bridge (ADD): invalid config: no subnet (code 7)");
+  assert.equal(errorLine("x", "DEL", "", "warning\nboom\n", 2), "CNI plugin x (DEL): boom");
+  assert.equal(errorLine("x", "DEL", "", "", 2), "CNI plugin x (DEL): exit status 2");
+});
+
+test("subnets: parsing, host bits refused, overlap both ways", () => {
+  assert.equal(formatSubnet(parseSubnet("10.88.0.0/16")), "10.88.0.0/16");
+  assert.throws(() => parseSubnet("10.88.0.1/16"), /host bits are set \(the network is 10\.88\.0\.0\/16\)/);
+  assert.throws(() => parseSubnet("10.88.0.0"), /invalid subnet 10\.88\.0\.0: expected an IPv4 CIDR/);
+  assert.throws(() => parseSubnet("300.1.0.0/16"), /invalid subnet/);
+  assert.ok(overlaps(parseSubnet("10.88.0.0/16"), parseSubnet("10.88.5.0/24")));
+  assert.ok(overlaps(parseSubnet("10.88.5.0/24"), parseSubnet("10.88.0.0/16")));
+  assert.ok(!overlaps(parseSubnet("10.88.0.0/16"), parseSubnet("10.89.0.0/16")));
+});
+
+test("bridgeConfList: bridge with host-local under berth's root, then portmap and firewall, then loopback; --internal has no NAT nor default route", () => {
+  const l = bridgeConfList({ name: "n", bridge: "br-x", subnet: "10.89.0.0/24", gateway: "10.89.0.1", internal: true, ipamDir: "/r/ipam" });
+  assert.deepEqual(l.plugins.map((p) => p.type), ["bridge", "portmap", "firewall", "loopback"]);
+  assert.equal(l.plugins[0]!.ipMasq, false);
+  assert.deepEqual((l.plugins[0]!.ipam as { routes: unknown[] }).routes, []);
+  assert.equal((l.plugins[0]!.ipam as { dataDir: string }).dataDir, "/r/ipam");
+});
