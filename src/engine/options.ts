@@ -37,7 +37,7 @@ export interface ContainerOptions {
   stopSignal?: string;
   /** seconds `stop` waits before SIGKILL */
   stopTimeout?: number;
-  /** "none" (a network namespace with loopback only) or "host" */
+  /** "none" (a network namespace with loopback only), "host", or a network's name ("bridge": the default one) */
   network?: string;
   /** `--rm` */
   autoRemove?: boolean;
@@ -93,7 +93,8 @@ export interface HostConfig {
   noNewPrivileges: boolean;
   stopSignal?: string;
   stopTimeout?: number;
-  network: "none" | "host";
+  /** none, host, or a berth network's name */
+  network: string;
   autoRemove: boolean;
   tty?: boolean;
   openStdin?: boolean;
@@ -169,7 +170,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
   const network = o.network ?? "none";
-  if (network !== "none" && network !== "host") throw invalidArgument(`--network ${JSON.stringify(network)}: expected none or host (bridge networks arrive with berth's networking)`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host or a network's name`);
   let seccomp: HostConfig["seccomp"] = "default";
   let noNewPrivileges = false;
   for (const s of o.securityOpt ?? []) {

@@ -203,6 +203,11 @@ export class CniRuntime {
 
   /** Every cached attachment of a container (the ones a crash may have left). */
   cachedFor(containerId: string): CachedAttachment[] {
+    return this.all().filter((c) => c.containerId === containerId);
+  }
+
+  /** Every cached attachment. */
+  all(): CachedAttachment[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.cacheDir);
@@ -210,7 +215,7 @@ export class CniRuntime {
       return [];
     }
     return names
-      .filter((n) => n.endsWith(".json") && n.includes(`-${containerId}-`))
+      .filter((n) => n.endsWith(".json"))
       .map((n) => {
         try {
           return JSON.parse(fs.readFileSync(path.join(this.cacheDir, n), "utf8")) as CachedAttachment;
@@ -218,7 +223,7 @@ export class CniRuntime {
           return undefined;
         }
       })
-      .filter((c): c is CachedAttachment => c?.containerId === containerId);
+      .filter((c): c is CachedAttachment => c?.kind === "berth-cni-cache-v1");
   }
 
   private writeCache(c: CachedAttachment): void {

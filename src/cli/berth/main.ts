@@ -26,6 +26,7 @@ import * as runCmd from "./run.js";
 import * as startCmd from "./start.js";
 import * as stopCmd from "./stop.js";
 import * as volumeCmd from "./volume.js";
+import * as networkCmd from "./network.js";
 import * as waitCmd from "./wait.js";
 import * as cpCmd from "./cp.js";
 import * as diffCmd from "./diff.js";
@@ -80,6 +81,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   inspectAnyCmd.register(program, env);
   containerVerbs(containerCmd.register(program, env), env);
   volumeCmd.register(program, env);
+  networkCmd.register(program, env);
   // Docker's top-level image verbs, and the same under `berth image`
   imagesCmd.register(program, env, "images");
   tagCmd.register(program, env);

@@ -1,0 +1,151 @@
+// berth's networks as a user types them: network create/ls/inspect/rm/prune, containers on
+// bridge networks through CNI pinging each other by IP, networks isolated from each other,
+// and the host's links, namespaces, iptables rules and IPAM store back as they were after rm
+// and network rm, even after a crash. Traffic only between the test's own namespaces.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { REPO, rootSkip } from "../helpers/oci.js";
+import { firewallRules, links, netnses, run } from "../helpers/net.js";
+
+const BERTH = path.join(REPO, "bin", "berth");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge") ? false : "needs containernetworking-plugins") }, () => {
+  let dir: string;
+  let root: string;
+  let runroot: string;
+  const tag = `n${process.pid % 100000}`;
+  const netA = `${tag}a`;
+  const netB = `${tag}b`;
+  let host: { links: string[]; netns: string[]; rules: string[] };
+  const berth = (args: string[]): Result => {
+    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 60_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const ok = (args: string[]) => {
+    const r = berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const fails125 = (args: string[], pattern: RegExp) => {
+    const r = berth(args);
+    assert.equal(r.code, 125, `berth ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
+  };
+  const inspect = (ref: string) => JSON.parse(ok(["inspect", ref]))[0];
+  const ipOf = (ref: string) => inspect(ref).NetworkSettings.IPAddress as string;
+  /** an unused /24 in 10.200-249 (the test's networks only exist in its namespaces) */
+  const subnet = (i: number) => `10.${200 + ((process.pid + i) % 50)}.${(process.pid >> 3) % 250}.0/24`;
+  const ipamFiles = () => {
+    const d = path.join(root, "networks", "ipam");
+    return existsSync(d) ? readdirSync(d, { recursive: true }).map(String).sort() : [];
+  };
+
+  before(() => {
+    host = { links: links(), netns: netnses(), rules: firewallRules() };
+    dir = mkdtempSync(path.join(tmpdir(), "berth-net-"));
+    root = path.join(dir, "root");
+    runroot = path.join(dir, "run");
+    ok(["bootstrap", "busybox"]);
+  });
+  after(() => {
+    // whatever a failed test left: containers (DEL through CNI), then networks and their bridges
+    for (const id of ok(["ps", "-aq", "--no-trunc"]).split("\n").filter(Boolean)) berth(["rm", "-f", id]);
+    for (const n of [netA, netB]) {
+      const r = berth(["network", "inspect", n]);
+      if (r.code === 0) {
+        const bridge = JSON.parse(r.stdout)[0].Options["com.docker.network.bridge.name"];
+        berth(["network", "rm", n]);
+        if (links().includes(bridge)) run("ip", ["link", "delete", bridge]);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("network create, ls, inspect; the default network; bad input is one line and makes nothing", () => {
+    const ls = ok(["network", "ls"]);
+    assert.match(ls, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+SCOPE\n/);
+    assert.match(ls, /\bberth\s+bridge\s+10\.\d+\.0\.0\/16\s+local\n/, "the default network exists from the first use");
+    const id = ok(["network", "create", "--subnet", subnet(0), netA]).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    ok(["network", "create", "--subnet", subnet(1), "--gateway", subnet(1).replace(/0\/24$/, "254"), netB]);
+    const b = JSON.parse(ok(["network", "inspect", netB]))[0];
+    assert.deepEqual(b.IPAM.Config, [{ Subnet: subnet(1), Gateway: subnet(1).replace(/0\/24$/, "254") }]);
+    assert.match(b.Options["com.docker.network.bridge.name"], /^br-[0-9a-f]{12}$/);
+    assert.deepEqual(ok(["network", "ls", "-q"]).split("\n").filter(Boolean).sort(), ["berth", netA, netB].sort());
+    fails125(["network", "create", "--subnet", subnet(0).replace(/\.\d+\.0\/24$/, ".0.0/16"), `${tag}x`], new RegExp(`^berth: invalid subnet .*: it overlaps network ${netA} \\(${subnet(0).replace(/\./g, "\\.")}\\)`));
+    fails125(["network", "create", netA], new RegExp(`network with name ${netA} already exists`));
+    fails125(["network", "create", "--subnet", "10.1.2.3/24", `${tag}x`], /host bits are set/);
+    fails125(["network", "create", "--subnet", subnet(2), "--gateway", "192.0.2.1", `${tag}x`], /invalid gateway 192\.0\.2\.1: not a host address/);
+    fails125(["run", "--rm", "--network", "nope", "busybox", "true"], /^berth: network nope not found\n$/);
+    fails125(["network", "rm", "berth"], /berth is a pre-defined network and cannot be removed/);
+    assert.deepEqual(ok(["network", "ls", "-q"]).split("\n").filter(Boolean).sort(), ["berth", netA, netB].sort());
+    assert.deepEqual(ok(["ps", "-aq"]), "");
+  });
+
+  test("two containers on one network ping each other by IP; another network cannot reach them; ip netns shows them", () => {
+    const c1 = ok(["run", "-d", "--name", `${tag}c1`, "--network", netA, "busybox", "sleep", "300"]).trim();
+    const c2 = ok(["run", "-d", "--name", `${tag}c2`, "--network", netA, "busybox", "sleep", "300"]).trim();
+    const c3 = ok(["run", "-d", "--name", `${tag}c3`, "--network", netB, "busybox", "sleep", "300"]).trim();
+    const [ip1, ip2, ip3] = [ipOf(c1), ipOf(c2), ipOf(c3)];
+    const inA = new RegExp(`^${subnet(0).replace(/0\/24$/, "").replace(/\./g, "\\.")}\\d+$`);
+    assert.match(ip1, inA);
+    assert.match(ip2, inA);
+    assert.notEqual(ip1, ip2);
+    // the named netns is the container's: `ip netns exec` sees its address
+    const ns1 = `berth-${c1.slice(0, 12)}`;
+    assert.ok(netnses().includes(ns1));
+    assert.match(run("ip", ["netns", "exec", ns1, "ip", "-o", "-4", "addr", "show", "eth0"]).stdout, new RegExp(`inet ${ip1.replace(/\./g, "\\.")}/24`));
+    assert.equal(inspect(c1).NetworkSettings.SandboxKey, `/run/netns/${ns1}`);
+    const ping = (ref: string, ip: string) => berth(["exec", ref, "ping", "-c", "1", "-W", "2", ip]);
+    const r12 = ping(c1, ip2);
+    assert.equal(r12.code, 0, r12.stdout + r12.stderr);
+    assert.match(r12.stdout, /1 packets received/);
+    assert.equal(ping(c2, ip1).code, 0);
+    // the bridge plugin (isGateway) turned on forwarding: only berth's isolation rules stop this
+    assert.equal(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(), "1");
+    assert.notEqual(ping(c3, ip1).code, 0, "a container on another network cannot reach netA");
+    assert.notEqual(ping(c1, ip3).code, 0, "nor the other way");
+    assert.deepEqual(JSON.parse(ok(["network", "inspect", netA]))[0].Containers.sort(), [`${tag}c1`, `${tag}c2`]);
+    fails125(["network", "rm", netA], new RegExp(`network ${netA} has active endpoints`));
+    ok(["rm", "-f", c1, c2, c3]);
+    assert.ok(!netnses().includes(ns1));
+  });
+
+  test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
+    const id = ok(["run", "-d", "--network", netA, "busybox", "sleep", "300"]).trim();
+    const c = inspect(id);
+    const monitor = Number(spawnSync("ps", ["-o", "ppid=", "-p", String(c.State.Pid)], { encoding: "utf8" }).stdout.trim());
+    assert.ok(monitor > 1, "the monitor is the program's parent");
+    process.kill(monitor, "SIGKILL");
+    process.kill(c.State.Pid, "SIGKILL");
+    // bounded: the kernel reaps the program soon
+    for (let i = 0; i < 100 && existsSync(`/proc/${c.State.Pid}`); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(netnses().includes(`berth-${id.slice(0, 12)}`), "the netns outlives the crash");
+    ok(["ps", "-a"]); // the next command finds it dead and cleans up
+    assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`));
+    assert.deepEqual(readdirSync(path.join(root, "networks", "cache")), [], "its CNI attachment was deleted");
+    ok(["rm", id]);
+  });
+
+  test("after rm of every container and network rm, links, netns, iptables rules and the IPAM store are as before", () => {
+    const bridges = [netA, netB].map((n) => JSON.parse(ok(["network", "inspect", n]))[0].Options["com.docker.network.bridge.name"] as string);
+    assert.deepEqual(ok(["network", "prune"]).split("\n").filter(Boolean).sort(), ["Deleted Networks:", netA, netB].sort());
+    for (const b of bridges) assert.ok(!links().includes(b), `bridge ${b} removed`);
+    assert.deepEqual(links(), host.links);
+    assert.deepEqual(netnses(), host.netns);
+    assert.deepEqual(firewallRules(), host.rules);
+    assert.deepEqual(ipamFiles(), [], "no IP allocations left");
+    assert.deepEqual(ok(["network", "ls", "-q"]), "berth\n");
+  });
+});
