@@ -29,7 +29,8 @@ import { top, type ContainerTop } from "./containers/top.js";
 import { stats, statsStream, type ContainerStats, type StatsOptions } from "./containers/stats.js";
 import { rename } from "./containers/rename.js";
 import { size, type ContainerSize } from "./containers/size.js";
-import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, removeNetwork, type Network, type NetworkCreateOptions } from "./networks.js";
+import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, removeNetwork, type Network, type NetworkCreateOptions, type PortMapping } from "./networks.js";
+import { ports } from "./containers/port.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -221,6 +222,11 @@ export class Engine {
     return pruneVolumes(this.ctx, opts);
   }
 
+  /** The container's published ports (`-p`, `berth port`). */
+  ports(ref: string): PortMapping[] {
+    return ports(this.ctx, ref);
+  }
+
   /** A bridge network (`network create`); the default network `berth` is made on first use. */
   createNetwork(name: string, opts?: NetworkCreateOptions): Network {
     return createNetwork(this.ctx, name, opts);
@@ -258,4 +264,4 @@ export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOpt
 export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
-export type { Network, NetworkCreateOptions };
+export type { Network, NetworkCreateOptions, PortMapping };

@@ -30,6 +30,7 @@ import {
 } from "../network/index.js";
 import type { EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
+import { checkPortFree, clash } from "./ports.js";
 
 /** Docker's default network is "bridge"; berth's is this one (bridge berth0). */
 export const DEFAULT_NETWORK = "berth";
@@ -215,6 +216,16 @@ export interface NetworkAttachment {
   portMappings: PortMapping[];
 }
 
+/** Throws when a host port is published by another container of this berth or taken on the host. */
+export async function checkPorts(ctx: EngineContext, portMappings: PortMapping[]): Promise<void> {
+  const all = cniRuntime(ctx).all();
+  for (const m of portMappings) {
+    const other = all.find((c) => ((c.capabilityArgs?.portMappings as PortMapping[] | undefined) ?? []).some((o) => clash(o, m)));
+    if (other) throw conflict(`Bind for ${m.hostIP || "0.0.0.0"}:${m.hostPort} failed: port is already allocated (container ${other.containerId.slice(0, 12)})`);
+    await checkPortFree(m);
+  }
+}
+
 /** Makes the container's netns and attaches it to `network`; undone whole on failure. */
 export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = []): Promise<NetworkAttachment> {
   const r = ctx.db.network(networkName(network));
@@ -223,7 +234,8 @@ export async function attachContainer(ctx: EngineContext, id: string, network: s
   const cni = cniRuntime(ctx);
   for (const p of list.plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
   const name = containerNetns(id);
-  deleteNetns(name); // a crashed start's
+  await detachContainer(ctx, id); // a crashed start's leftovers
+  await checkPorts(ctx, portMappings);
   const netns = createNetns(name);
   try {
     const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs: portMappings.length ? { portMappings } : {} });
@@ -246,8 +258,11 @@ export function containerAttachments(ctx: EngineContext, id: string): NetworkAtt
 /** DEL for every attachment the container has (idempotent), then its netns goes. */
 export async function detachContainer(ctx: EngineContext, id: string): Promise<void> {
   const cni = cniRuntime(ctx);
-  for (const c of cni.cachedFor(id)) await cni.del(c.network, id, c.ifName);
+  const cached = cni.cachedFor(id);
+  // the netns goes after DEL: the bridge plugin skips its NAT rules' teardown without one
+  for (const c of cached) await cni.del(c.network, id, c.ifName);
   deleteNetns(containerNetns(id));
+  if (cached.length === 0) return;
   isolate(ctx);
   if (cni.all().length === 0) dropEmptyChains();
 }

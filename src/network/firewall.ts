@@ -37,7 +37,7 @@ export function dropEmptyChains(): void {
       const own = rules(cmd, table, chain);
       if (own === undefined) continue;
       // CNI-FORWARD holds only the jump to CNI-ADMIN when no container is there
-      const rest = own.filter((l) => !(chain === "CNI-FORWARD" && l.includes("-j CNI-ADMIN")) && !(chain === "CNI-HOSTPORT-MASQ" && l.includes("--mark")));
+      const rest = own.filter((l) => !(chain === "CNI-FORWARD" && l.includes("-j CNI-ADMIN")) && !(chain === "CNI-HOSTPORT-MASQ" && l.includes("--mark")) && !(chain === "CNI-HOSTPORT-SETMARK" && l.includes("--set-xmark")));
       if (rest.length) continue;
       if (chain === "CNI-FORWARD" && (rules(cmd, table, "CNI-ADMIN") ?? []).length) continue;
       for (const f of from) {

@@ -4,7 +4,10 @@
 // and network rm, even after a crash. Traffic only between the test's own namespaces.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import * as http from "node:http";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -12,6 +15,19 @@ import { REPO, rootSkip } from "../helpers/oci.js";
 import { firewallRules, links, netnses, run } from "../helpers/net.js";
 
 const BERTH = path.join(REPO, "bin", "berth");
+
+/** GET / on 127.0.0.1:port, bounded by a 3 s timeout. */
+function httpGet(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", timeout: 3000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
 
 interface Result {
   code: number;
@@ -136,6 +152,44 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`));
     assert.deepEqual(readdirSync(path.join(root, "networks", "cache")), [], "its CNI attachment was deleted");
     ok(["rm", id]);
+  });
+
+  test("-p 127.0.0.1:PORT:80 makes a busybox httpd inside reachable from the host's loopback; berth port; the rules go with rm", async () => {
+    const port = 18000 + (process.pid % 1000);
+    const www = path.join(dir, "www");
+    mkdirSync(www);
+    writeFileSync(path.join(www, "index.html"), "hello from berth\n");
+    const id = ok(["run", "-d", "--network", netA, "-p", `127.0.0.1:${port}:80`, "-v", `${www}:/www:ro`, "busybox", "httpd", "-f", "-p", "80", "-h", "/www"]).trim();
+    assert.equal(ok(["port", id]), `80/tcp -> 127.0.0.1:${port}\n`);
+    assert.equal(ok(["port", id, "80/tcp"]), `127.0.0.1:${port}\n`);
+    assert.deepEqual(inspect(id).NetworkSettings.Ports, { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] });
+    // httpd may take a moment to listen: a few bounded tries
+    let got: { status: number; body: string } | undefined;
+    for (let i = 0; i < 20 && !got; i++) {
+      got = await httpGet(port).catch(() => undefined);
+      if (!got) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(got, { status: 200, body: "hello from berth\n" });
+    // the same host port again: one line, nothing made
+    fails125(["run", "-d", "--network", netA, "-p", `127.0.0.1:${port}:80`, "busybox", "true"], new RegExp(`^berth: Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+    fails125(["run", "-d", "-p", "127.0.0.1:70000:80", "busybox", "true"], /invalid port "70000"/);
+    fails125(["run", "-d", "--network", "none", "-p", "8080:80", "busybox", "true"], /published ports need a network/);
+    assert.deepEqual(ok(["ps", "-aq", "--no-trunc"]).trim(), id);
+    ok(["rm", "-f", id]);
+    assert.equal(await httpGet(port).catch(() => "refused"), "refused");
+    assert.ok(!firewallRules().some((l) => l.includes(String(port))), "the DNAT rules are gone");
+  });
+
+  test("a port something on the host already listens on is refused in one line", async () => {
+    const server = net.createServer().listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      fails125(["run", "-d", "--network", netA, "-p", `127.0.0.1:${port}:80`, "busybox", "true"], new RegExp(`^berth: Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated\n$`));
+      assert.deepEqual(ok(["ps", "-aq"]), "");
+    } finally {
+      server.close();
+    }
   });
 
   test("after rm of every container and network rm, links, netns, iptables rules and the IPAM store are as before", () => {

@@ -36,6 +36,7 @@ import * as attachCmd from "./attach.js";
 import * as topCmd from "./top.js";
 import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
+import * as portCmd from "./port.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -59,6 +60,7 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   topCmd.register(parent, env);
   statsCmd.register(parent, env);
   renameCmd.register(parent, env);
+  portCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {

@@ -97,7 +97,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       fillVolume(ctx, b.source, p.rootfs, b.destination);
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
-    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network) : undefined;
+    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? []) : undefined;
     writeEtc(ctx, row, h);
     const spec = containerSpec({
       netns: attached && netnsPath(attached.netns),
