@@ -263,6 +263,7 @@ export async function detachContainer(ctx: EngineContext, id: string): Promise<v
   for (const c of cached) await cni.del(c.network, id, c.ifName);
   deleteNetns(containerNetns(id));
   if (cached.length === 0) return;
+  updatePeerHosts(ctx, cached.map((c) => c.network));
   isolate(ctx);
   if (cni.all().length === 0) dropEmptyChains();
 }
@@ -279,3 +280,45 @@ export async function sweep(ctx: EngineContext): Promise<void> {
 }
 
 export { netnsPath };
+
+// ---- names ----------------------------------------------------------------------------
+
+const PEERS = "# berth: containers on the same networks (kept up to date by berth)";
+
+/**
+ * Rewrites the peers section of /etc/hosts of every container on `networks`: each one's IP
+ * with its name, short ID and hostname, so containers reach each other by name. The file is
+ * bind-mounted, so it is rewritten in place (same inode), never replaced.
+ */
+export function updatePeerHosts(ctx: EngineContext, networks: string[]): void {
+  const all = cniRuntime(ctx).all().filter((c) => c.result);
+  const members = new Set(all.filter((c) => networks.includes(c.network)).map((c) => c.containerId));
+  for (const id of members) {
+    const mine = new Set(all.filter((c) => c.containerId === id).map((c) => c.network));
+    const lines: string[] = [];
+    for (const c of all) {
+      if (!mine.has(c.network)) continue;
+      const row = ctx.db.container(c.containerId);
+      const ip = c.result!.ips?.[0]?.address.split("/")[0];
+      if (!row || !ip) continue;
+      const hostname = (JSON.parse(row.config) as { hostname?: string }).hostname;
+      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(hostname ? [hostname] : [])])].join(" ")}`);
+    }
+    const file = ctx.paths(id).hosts;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue; // not started yet, or gone
+    }
+    const base = text.includes(PEERS) ? text.slice(0, text.indexOf(PEERS)) : text;
+    const fd = fs.openSync(file, "r+");
+    try {
+      const out = Buffer.from(`${base}${PEERS}\n${[...new Set(lines)].join("\n")}\n`);
+      fs.writeSync(fd, out, 0, out.length, 0);
+      fs.ftruncateSync(fd, out.length);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

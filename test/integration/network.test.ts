@@ -138,6 +138,28 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.ok(!netnses().includes(ns1));
   });
 
+  test("containers on one network reach each other by name; /etc/hosts follows them as they come and go", () => {
+    // only names in /etc/hosts are looked up here: a name not there would go to the host's DNS
+    const [n1, n2, n3, n4] = ["d1", "d2", "d3", "d4"].map((s) => `${tag}${s}`);
+    const c1 = ok(["run", "-d", "--name", n1, "--network", netA, "busybox", "sleep", "300"]).trim();
+    ok(["run", "-d", "--name", n2, "--network", netA, "busybox", "sleep", "300"]);
+    ok(["run", "-d", "--name", n3, "--network", netB, "busybox", "sleep", "300"]);
+    const hosts = (ref: string) => ok(["exec", ref, "cat", "/etc/hosts"]);
+    assert.match(hosts(n1), new RegExp(`^${ipOf(n2).replace(/\./g, "\\.")}\t${n2} [0-9a-f]{12}$`, "m"), "n1 learnt of n2, started after it");
+    assert.match(hosts(n2), new RegExp(`^${ipOf(n1).replace(/\./g, "\\.")}\t${n1} ${c1.slice(0, 12)}$`, "m"));
+    const r = berth(["exec", n1, "ping", "-c", "1", "-W", "2", n2]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`PING ${n2} \\(${ipOf(n2).replace(/\./g, "\\.")}\\)`));
+    assert.equal(berth(["exec", n2, "ping", "-c", "1", "-W", "2", c1.slice(0, 12)]).code, 0, "by short ID too");
+    assert.doesNotMatch(hosts(n3), new RegExp(n1), "another network's containers are not listed");
+    assert.doesNotMatch(hosts(n1), new RegExp(n3));
+    ok(["rm", "-f", n2]);
+    assert.doesNotMatch(hosts(n1), new RegExp(n2), "a removed container's entry goes");
+    ok(["run", "-d", "--name", n4, "--network", netA, "busybox", "sleep", "300"]);
+    assert.match(hosts(n1), new RegExp(`\t${n4} `), "a new one is added");
+    ok(["rm", "-f", n1, n3, n4]);
+  });
+
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
     const id = ok(["run", "-d", "--network", netA, "busybox", "sleep", "300"]).trim();
     const c = inspect(id);

@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
+import { clash, parsePublish } from "../../src/engine/ports.js";
+import { parseOptions } from "../../src/engine/options.js";
 
 test("parseConfList: a list, a single .conf, and bad input named", () => {
   const l = parseConfList('{"cniVersion":"1.0.0","name":"n1","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}');
@@ -62,4 +64,24 @@ test("bridgeConfList: bridge with host-local under berth's root, then portmap an
   assert.equal(l.plugins[0]!.ipMasq, false);
   assert.deepEqual((l.plugins[0]!.ipam as { routes: unknown[] }).routes, []);
   assert.equal((l.plugins[0]!.ipam as { dataDir: string }).dataDir, "/r/ipam");
+});
+
+test("parsePublish: [ip:]host:container[/proto], ranges, and bad input named", () => {
+  assert.deepEqual(parsePublish("127.0.0.1:18080:80"), [{ hostIP: "127.0.0.1", hostPort: 18080, containerPort: 80, protocol: "tcp" }]);
+  assert.deepEqual(parsePublish("8053:53/udp"), [{ hostIP: "", hostPort: 8053, containerPort: 53, protocol: "udp" }]);
+  assert.deepEqual(parsePublish("8000-8001:80-81").map((p) => [p.hostPort, p.containerPort]), [[8000, 80], [8001, 81]]);
+  assert.throws(() => parsePublish("80"), /-p 80: expected \[ip:\]hostPort:containerPort/);
+  assert.throws(() => parsePublish("8080:80/sctp"), /the protocol must be tcp or udp/);
+  assert.throws(() => parsePublish("0:80"), /invalid port "0"/);
+  assert.throws(() => parsePublish("8000-8002:80-81"), /ranges differ in length/);
+  assert.throws(() => parsePublish("localhost:8080:80"), /invalid IP address "localhost"/);
+  assert.ok(clash(parsePublish("8080:80")[0]!, parsePublish("127.0.0.1:8080:81")[0]!), "all addresses clash with one");
+  assert.ok(!clash(parsePublish("8080:80")[0]!, parsePublish("8080:80/udp")[0]!));
+});
+
+test("parseOptions: -p without --network joins the default network; with none it is refused", () => {
+  assert.equal(parseOptions({ image: "x", publish: ["8080:80"] }).network, "bridge");
+  assert.equal(parseOptions({ image: "x" }).network, "none");
+  assert.throws(() => parseOptions({ image: "x", publish: ["8080:80"], network: "host" }), /published ports need a network, not --network host/);
+  assert.throws(() => parseOptions({ image: "x", publish: ["8080:80", "127.0.0.1:8080:81"], network: "n" }), /host port 8080\/tcp is published twice/);
 });
