@@ -2,7 +2,7 @@
 // run through the CNI runtime (src/network). A container on a network gets a named netns
 // (`ip netns` shows berth-<id12>) that it joins by path; its attachments are cached under
 // <root>/networks/cache, so DEL runs even after a crash, from whichever berth comes next.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
@@ -28,11 +28,11 @@ import {
   dropEmptyChains,
   isolateBridges,
 } from "../network/index.js";
-import type { EngineContext } from "./context.js";
+import { defaultRoot, type EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
 import { checkPortFree, clash } from "./ports.js";
 
-/** Docker's default network is "bridge"; berth's is this one (bridge berth0). */
+/** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
 export const DEFAULT_NETWORK = "berth";
 export const DEFAULT_BRIDGE = "berth0";
 /** Tried in order for the default network: podman's CNI bridge takes 10.88.0.0/16. */
@@ -132,7 +132,9 @@ function insert(ctx: EngineContext, name: string, o: NetworkCreateOptions, bridg
 export function ensureDefaultNetwork(ctx: EngineContext): void {
   if (ctx.db.network(DEFAULT_NETWORK)) return;
   try {
-    insert(ctx, DEFAULT_NETWORK, {}, () => DEFAULT_BRIDGE, DEFAULT_SUBNETS);
+    // another --root (a test's) gets its own bridge, so two berths never share one
+    const bridge = ctx.root === path.resolve(defaultRoot()) ? DEFAULT_BRIDGE : `berth-${createHash("sha256").update(ctx.root).digest("hex").slice(0, 8)}`;
+    insert(ctx, DEFAULT_NETWORK, {}, () => bridge, DEFAULT_SUBNETS);
   } catch (e) {
     if (!ctx.db.network(DEFAULT_NETWORK)) throw e; // made by another berth meanwhile: fine
   }
