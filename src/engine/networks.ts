@@ -181,15 +181,23 @@ export async function removeNetwork(ctx: EngineContext, name: string): Promise<v
   ctx.db.deleteNetwork(r.name);
   fs.rmSync(configFile(ctx, r.name), { force: true });
   fs.rmSync(path.join(ipamDir(ctx), r.name), { recursive: true, force: true });
-  // the bridge plugin makes the bridge but never removes it
-  if (fs.existsSync(`/sys/class/net/${r.bridge}`)) spawnSync("ip", ["link", "delete", r.bridge], { timeout: 30_000 });
+  deleteBridge(r.bridge);
 }
 
-/** Removes every network no container uses (not the default one); returns their names. */
+/** The bridge plugin makes a network's bridge but never removes it. */
+function deleteBridge(bridge: string): void {
+  if (fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync("ip", ["link", "delete", bridge], { timeout: 30_000 });
+}
+
+/** Removes every network no container uses (of the default one, its bridge); returns their names. */
 export async function pruneNetworks(ctx: EngineContext): Promise<string[]> {
   const gone: string[] = [];
   for (const n of ctx.db.networks()) {
-    if (n.name === DEFAULT_NETWORK || networkUsers(ctx, n.name).length) continue;
+    if (networkUsers(ctx, n.name).length) continue;
+    if (n.name === DEFAULT_NETWORK) {
+      deleteBridge(n.bridge); // the plugin makes it again on the next run
+      continue;
+    }
     await removeNetwork(ctx, n.name);
     gone.push(n.name);
   }

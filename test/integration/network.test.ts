@@ -66,6 +66,8 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     const d = path.join(root, "networks", "ipam");
     return existsSync(d) ? readdirSync(d, { recursive: true }).map(String).sort() : [];
   };
+  /** host-local's allocations: a file per address */
+  const allocations = () => ipamFiles().filter((f) => /(^|\/)\d+\.\d+\.\d+\.\d+$/.test(f));
 
   before(() => {
     host = { links: links(), netns: netnses(), rules: firewallRules() };
@@ -77,6 +79,11 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
   after(() => {
     // whatever a failed test left: containers (DEL through CNI), then networks and their bridges
     for (const id of ok(["ps", "-aq", "--no-trunc"]).split("\n").filter(Boolean)) berth(["rm", "-f", id]);
+    const def = berth(["network", "inspect", "berth"]);
+    if (def.code === 0) {
+      const bridge = JSON.parse(def.stdout)[0].Options["com.docker.network.bridge.name"];
+      if (links().includes(bridge)) run("ip", ["link", "delete", bridge]);
+    }
     for (const n of [netA, netB]) {
       const r = berth(["network", "inspect", n]);
       if (r.code === 0) {
@@ -160,6 +167,16 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     ok(["rm", "-f", n1, n3, n4]);
   });
 
+  test("--network bridge is the default network, with its own bridge for this --root", () => {
+    const out = ok(["run", "--rm", "--network", "bridge", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    const net = JSON.parse(ok(["network", "inspect", "bridge"]))[0];
+    assert.equal(net.Name, "berth");
+    assert.match(net.Options["com.docker.network.bridge.name"], /^berth-[0-9a-f]{8}$/);
+    const prefix = net.IPAM.Config[0].Subnet.split(".").slice(0, 2).join("\\.");
+    assert.match(out, new RegExp(`eth0\\s+inet ${prefix}\\.\\d+\\.\\d+/16`));
+    assert.ok(links().includes(net.Options["com.docker.network.bridge.name"]));
+  });
+
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
     const id = ok(["run", "-d", "--network", netA, "busybox", "sleep", "300"]).trim();
     const c = inspect(id);
@@ -221,7 +238,8 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.deepEqual(links(), host.links);
     assert.deepEqual(netnses(), host.netns);
     assert.deepEqual(firewallRules(), host.rules);
-    assert.deepEqual(ipamFiles(), [], "no IP allocations left");
+    assert.deepEqual(allocations(), [], "no IP allocations left");
+    assert.deepEqual(ipamFiles().filter((f) => f.startsWith(netA) || f.startsWith(netB)), [], "the removed networks' IPAM stores are gone");
     assert.deepEqual(ok(["network", "ls", "-q"]), "berth\n");
   });
 });

@@ -72,7 +72,7 @@ export function register(program: Command, env: CommandEnv): void {
     });
   network
     .command("prune")
-    .description("remove networks no container is on (not the default one)")
+    .description("remove networks no container is on (of the default one, only its bridge)")
     .option("-f, --force", "do not ask (berth never asks here)")
     .action(async () => {
       const gone = await engine(env).pruneNetworks();
