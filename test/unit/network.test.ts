@@ -2,7 +2,7 @@
 // runtimeConfig by capability), old result formats, error lines; subnet arithmetic.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
+import { emptyChainRemoval, isolationChanges, parseSave, bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
 import { clash, parsePublish } from "../../src/engine/ports.js";
 import { parseOptions } from "../../src/engine/options.js";
 
@@ -84,4 +84,57 @@ test("parseOptions: -p without --network joins the default network; with none it
   assert.equal(parseOptions({ image: "x" }).network, "none");
   assert.throws(() => parseOptions({ image: "x", publish: ["8080:80"], network: "host" }), /published ports need a network, not --network host/);
   assert.throws(() => parseOptions({ image: "x", publish: ["8080:80", "127.0.0.1:8080:81"], network: "n" }), /host port 8080\/tcp is published twice/);
+});
+
+test("emptyChainRemoval: the plugins' shared chains go when only their plumbing is left, with the jumps to them; a chain with rules stays", () => {
+  const rs = parseSave(`*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:CNI-ADMIN - [0:0]
+:CNI-FORWARD - [0:0]
+-A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
+-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN
+COMMIT
+*nat
+:POSTROUTING ACCEPT [0:0]
+:CNI-HOSTPORT-MASQ - [0:0]
+:CNI-HOSTPORT-SETMARK - [0:0]
+-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ
+-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE
+-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000
+COMMIT
+`);
+  assert.deepEqual(emptyChainRemoval(rs).get("filter"), [
+    '-D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD',
+    ":CNI-FORWARD - [0:0]",
+    "-X CNI-FORWARD",
+    ":CNI-ADMIN - [0:0]",
+    "-X CNI-ADMIN",
+  ]);
+  assert.deepEqual(emptyChainRemoval(rs).get("nat"), [
+    ":CNI-HOSTPORT-SETMARK - [0:0]",
+    "-X CNI-HOSTPORT-SETMARK",
+    '-D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+    ":CNI-HOSTPORT-MASQ - [0:0]",
+    "-X CNI-HOSTPORT-MASQ",
+  ]);
+  rs.get("filter")!.push("-A CNI-FORWARD -s 10.88.0.5/32 -j ACCEPT");
+  assert.equal(emptyChainRemoval(rs).get("filter"), undefined, "another CNI user's container keeps them");
+});
+
+test("isolationChanges: two-stage drop rules per bridge, nothing when they are already right, all gone without bridges", () => {
+  const ops = isolationChanges([":FORWARD ACCEPT [0:0]"], ["b1", "b2"]);
+  assert.deepEqual(ops, [
+    ":BERTH-ISOLATION-1 - [0:0]",
+    ":BERTH-ISOLATION-2 - [0:0]",
+    "-A BERTH-ISOLATION-1 -i b1 ! -o b1 -j BERTH-ISOLATION-2",
+    "-A BERTH-ISOLATION-2 -o b1 -j DROP",
+    "-A BERTH-ISOLATION-1 -i b2 ! -o b2 -j BERTH-ISOLATION-2",
+    "-A BERTH-ISOLATION-2 -o b2 -j DROP",
+    "-I FORWARD 1 -j BERTH-ISOLATION-1",
+  ]);
+  const now = [":FORWARD ACCEPT [0:0]", ...ops.filter((l) => l.startsWith(":")), "-A FORWARD -j BERTH-ISOLATION-1", ...ops.filter((l) => l.startsWith("-A"))];
+  assert.deepEqual(isolationChanges(now, ["b2", "b1"]), []);
+  assert.deepEqual(isolationChanges(now, []), ["-D FORWARD -j BERTH-ISOLATION-1", ":BERTH-ISOLATION-1 - [0:0]", "-X BERTH-ISOLATION-1", ":BERTH-ISOLATION-2 - [0:0]", "-X BERTH-ISOLATION-2"]);
+  assert.deepEqual(isolationChanges([":FORWARD ACCEPT [0:0]"], []), []);
 });
