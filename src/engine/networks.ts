@@ -281,7 +281,8 @@ export async function detachContainer(ctx: EngineContext, id: string): Promise<v
 /** The isolation rules for the bridges that have containers on them now. */
 function isolate(ctx: EngineContext): void {
   const inUse = new Set(cniRuntime(ctx).all().map((c) => c.network));
-  isolateBridges(ctx.db.networks().filter((n) => inUse.has(n.name)).map((n) => n.bridge));
+  const nets = ctx.db.networks();
+  isolateBridges(nets.filter((n) => inUse.has(n.name)).map((n) => n.bridge), nets.map((n) => n.bridge));
 }
 
 /** Attachments whose container is gone (a crash between rm's steps): DEL them now. */

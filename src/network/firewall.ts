@@ -5,6 +5,7 @@
 //    rules are as berth found them. A chain with rules in it (another CNI user's) stays;
 //  - berth's isolation between networks (Docker's, in two stages).
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { BerthError } from "../errors.js";
 
 type Family = "iptables" | "ip6tables";
@@ -75,8 +76,14 @@ export function dropEmptyChains(): void {
 const ISOLATION_1 = "BERTH-ISOLATION-1";
 const ISOLATION_2 = "BERTH-ISOLATION-2";
 
-/** The filter table's restore lines that make the isolation rules `bridges` need (pure). */
-export function isolationChanges(filter: string[], bridges: string[]): string[] {
+/**
+ * The filter table's restore lines that make the isolation rules `bridges` need (pure). The
+ * chains are shared by every berth root on the host: bridges in them that are not `mine` and
+ * still `exist` are another root's, and stay.
+ */
+export function isolationChanges(filter: string[], inUse: string[], mine: string[] = inUse, exists: (bridge: string) => boolean = () => false): string[] {
+  const others = filter.map((l) => new RegExp(`^-A ${ISOLATION_2} -o (\\S+) -j DROP$`).exec(l)?.[1]).filter((b): b is string => !!b && !mine.includes(b) && exists(b));
+  const bridges = [...new Set([...others, ...inUse])];
   const jump = filter.filter((l) => l === `-A FORWARD -j ${ISOLATION_1}`);
   const current = filter.filter((l) => l.startsWith(`-A ${ISOLATION_1} `) || l.startsWith(`-A ${ISOLATION_2} `));
   const wanted = bridges.flatMap((b) => [`-A ${ISOLATION_1} -i ${b} ! -o ${b} -j ${ISOLATION_2}`, `-A ${ISOLATION_2} -o ${b} -j DROP`]);
@@ -93,7 +100,7 @@ export function isolationChanges(filter: string[], bridges: string[]): string[] 
  * Networks do not reach each other: a packet that comes in from one of `bridges` and goes out
  * another one of them is dropped. No bridges: the chains and FORWARD's jump go.
  */
-export function isolateBridges(bridges: string[]): void {
-  const ops = isolationChanges(save("iptables").get("filter") ?? [], bridges);
+export function isolateBridges(inUse: string[], mine: string[]): void {
+  const ops = isolationChanges(save("iptables").get("filter") ?? [], inUse, mine, (b) => existsSync(`/sys/class/net/${b}`));
   if (ops.length) restore("iptables", new Map([["filter", ops]]));
 }

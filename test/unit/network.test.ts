@@ -137,4 +137,12 @@ test("isolationChanges: two-stage drop rules per bridge, nothing when they are a
   assert.deepEqual(isolationChanges(now, ["b2", "b1"]), []);
   assert.deepEqual(isolationChanges(now, []), ["-D FORWARD -j BERTH-ISOLATION-1", ":BERTH-ISOLATION-1 - [0:0]", "-X BERTH-ISOLATION-1", ":BERTH-ISOLATION-2 - [0:0]", "-X BERTH-ISOLATION-2"]);
   assert.deepEqual(isolationChanges([":FORWARD ACCEPT [0:0]"], []), []);
+  // another root's bridge (not mine, still there) keeps its rules; a gone one's are dropped
+  const mixed = isolationChanges(now, ["b3"], ["b1", "b3"], (b) => b === "b2");
+  assert.deepEqual(mixed.filter((l) => l.startsWith("-A")), [
+    "-A BERTH-ISOLATION-1 -i b2 ! -o b2 -j BERTH-ISOLATION-2",
+    "-A BERTH-ISOLATION-2 -o b2 -j DROP",
+    "-A BERTH-ISOLATION-1 -i b3 ! -o b3 -j BERTH-ISOLATION-2",
+    "-A BERTH-ISOLATION-2 -o b3 -j DROP",
+  ]);
 });
