@@ -14,7 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
 import { firewallRules, links, netnses, run } from "../helpers/net.js";
 
-const BERTH = path.join(REPO, "bin", "berth");
+// BERTH_TEST_BIN=native/build/berth runs the same tests through the Warm path
+const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
 
 /** GET / on 127.0.0.1:port, bounded by a 3 s timeout. */
 function httpGet(port: number): Promise<{ status: number; body: string }> {
