@@ -117,6 +117,12 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.deepEqual(ok(["ps", "-aq"]), "");
   });
 
+  test("--network none has only lo; --network host sees the host's links", () => {
+    const names = (out: string) => out.split("\n").filter(Boolean).map((l) => l.split(":")[1]!.trim().split("@")[0]!).sort();
+    assert.deepEqual(names(ok(["run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"])), ["lo"]);
+    assert.deepEqual(names(ok(["run", "--rm", "--network", "host", "busybox", "ip", "-o", "link"])), links());
+  });
+
   test("two containers on one network ping each other by IP; another network cannot reach them; ip netns shows them", () => {
     const c1 = ok(["run", "-d", "--name", `${tag}c1`, "--network", netA, "busybox", "sleep", "300"]).trim();
     const c2 = ok(["run", "-d", "--name", `${tag}c2`, "--network", netA, "busybox", "sleep", "300"]).trim();
@@ -166,6 +172,22 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     ok(["run", "-d", "--name", n4, "--network", netA, "busybox", "sleep", "300"]);
     assert.match(hosts(n1), new RegExp(`\t${n4} `), "a new one is added");
     ok(["rm", "-f", n1, n3, n4]);
+  });
+
+  test("--internal: no default route in the container and no NAT rule for it", () => {
+    const netI = `${tag}i`;
+    ok(["network", "create", "--internal", "--subnet", subnet(3), netI]);
+    try {
+      assert.equal(JSON.parse(ok(["network", "inspect", netI]))[0].Internal, true);
+      const id = ok(["run", "-d", "--network", netI, "busybox", "sleep", "300"]).trim();
+      const routes = ok(["exec", id, "ip", "route"]);
+      assert.doesNotMatch(routes, /default/);
+      assert.match(routes, new RegExp(subnet(3).replace(/\./g, "\\.")));
+      assert.ok(!firewallRules().some((l) => l.includes(id) && l.includes("MASQUERADE")), "no outbound NAT");
+      ok(["rm", "-f", id]);
+    } finally {
+      berth(["network", "rm", netI]);
+    }
   });
 
   test("--network bridge is the default network, with its own bridge for this --root", () => {
