@@ -268,12 +268,22 @@ export function containerAttachments(ctx: EngineContext, id: string): NetworkAtt
 /** DEL for every attachment the container has (idempotent), then its netns goes. */
 export async function detachContainer(ctx: EngineContext, id: string): Promise<void> {
   const cni = cniRuntime(ctx);
-  const cached = cni.cachedFor(id);
+  const networks = new Set<string>();
+  // rm -f and the container's monitor may both be here: each DEL is claimed by one of them;
+  // the other waits for it (bounded), and takes over a claim whose process died
+  for (let i = 0; i < 300; i++) {
+    const cached = cni.cachedFor(id);
+    for (const c of cached) {
+      networks.add(c.network);
+      await cni.del(c.network, id, c.ifName);
+    }
+    if (!cni.deleting(id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   // the netns goes after DEL: the bridge plugin skips its NAT rules' teardown without one
-  for (const c of cached) await cni.del(c.network, id, c.ifName);
   deleteNetns(containerNetns(id));
-  if (cached.length === 0) return;
-  updatePeerHosts(ctx, cached.map((c) => c.network));
+  if (networks.size === 0) return;
+  updatePeerHosts(ctx, [...networks]);
   isolate(ctx);
   if (cni.all().length === 0) dropEmptyChains();
 }

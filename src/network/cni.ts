@@ -208,14 +208,30 @@ export class CniRuntime {
 
   /** Every cached attachment. */
   all(): CachedAttachment[] {
+    return this.read(".json");
+  }
+
+  /** The cache entries with this suffix; a DEL claim whose process is gone is given back first. */
+  private read(suffix: string): CachedAttachment[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.cacheDir);
     } catch {
       return [];
     }
+    for (const n of names) {
+      const m = /^(.*\.json)\.del-(\d+)$/.exec(n);
+      if (m && !alive(Number(m[2]))) {
+        try {
+          fs.renameSync(path.join(this.cacheDir, n), path.join(this.cacheDir, m[1]!));
+        } catch {
+          // given back by another berth meanwhile
+        }
+      }
+    }
+    if (suffix === ".json") names = fs.readdirSync(this.cacheDir);
     return names
-      .filter((n) => n.endsWith(".json"))
+      .filter((n) => (suffix === ".json" ? n.endsWith(".json") : n.includes(suffix)))
       .map((n) => {
         try {
           return JSON.parse(fs.readFileSync(path.join(this.cacheDir, n), "utf8")) as CachedAttachment;
@@ -267,11 +283,38 @@ export class CniRuntime {
    * once every plugin has agreed. Nothing cached: nothing to do (DEL is idempotent).
    */
   async del(network: string, containerId: string, ifName: string): Promise<void> {
-    const c = this.cached(network, containerId, ifName);
-    if (!c) return;
-    // a namespace that is already gone: plugins still release IPs and rules, without the netns
-    const a: Attachment = { ...c, netns: fs.existsSync(c.netns) ? c.netns : "" };
-    for (const p of [...c.config.plugins].reverse()) await this.exec(p.type, "DEL", pluginConfig(c.config, p, c.result, c.capabilityArgs), a);
-    fs.rmSync(this.cacheFile(network, containerId, ifName), { force: true });
+    // one DEL at a time per attachment (rm -f and the container's monitor both clean up): the
+    // berth that renames the entry to <file>.del-<pid> runs it, and gives it back if it fails
+    const file = this.cacheFile(network, containerId, ifName);
+    const claim = `${file}.del-${process.pid}`;
+    try {
+      fs.renameSync(file, claim);
+    } catch {
+      return; // not cached, or another berth is deleting it
+    }
+    try {
+      const c = JSON.parse(fs.readFileSync(claim, "utf8")) as CachedAttachment;
+      // a namespace that is already gone: plugins still release IPs and rules, without the netns
+      const a: Attachment = { ...c, netns: fs.existsSync(c.netns) ? c.netns : "" };
+      for (const p of [...c.config.plugins].reverse()) await this.exec(p.type, "DEL", pluginConfig(c.config, p, c.result, c.capabilityArgs), a);
+    } catch (e) {
+      fs.renameSync(claim, file);
+      throw e;
+    }
+    fs.rmSync(claim, { force: true });
+  }
+
+  /** Whether a DEL of one of the container's attachments is under way (its netns must stay until it is done). */
+  deleting(containerId: string): boolean {
+    return this.read(".json.del-").some((c) => c.containerId === containerId);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

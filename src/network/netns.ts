@@ -26,5 +26,9 @@ export function createNetns(name: string): string {
 /** Removes the named namespace if it is there. */
 export function deleteNetns(name: string): void {
   if (!fs.existsSync(netnsPath(name))) return;
-  ip(["netns", "delete", name]);
+  try {
+    ip(["netns", "delete", name]);
+  } catch (e) {
+    if (fs.existsSync(netnsPath(name))) throw e; // else: deleted by another berth meanwhile
+  }
 }

@@ -3,7 +3,7 @@
 // and the host's links, namespaces, iptables rules and IPAM store back as they were after rm
 // and network rm, even after a crash. Traffic only between the test's own namespaces.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import * as http from "node:http";
@@ -252,6 +252,27 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     } finally {
       server.close();
     }
+  });
+
+  test("four runs at once on one network, then rm -f of all (racing their monitors' cleanup): nothing of them is left", async () => {
+    const runOne = () =>
+      new Promise<string>((resolve, reject) => {
+        const c = spawn(BERTH, ["--root", root, "--runroot", runroot, "run", "-d", "--network", netA, "busybox", "sleep", "300"], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+        let out = "";
+        let err = "";
+        c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+        c.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+        c.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`run: exit ${code}: ${err}`))));
+      });
+    const ids = await Promise.all([runOne(), runOne(), runOne(), runOne()]);
+    assert.equal(new Set(ids.map((id) => ipOf(id))).size, 4, "four addresses");
+    ok(["rm", "-f", ...ids]);
+    ok(["ps", "-a"]); // and whatever cleanup a monitor left to the next command
+    for (const id of ids) {
+      assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`));
+      assert.ok(!firewallRules().some((l) => l.includes(id)), `no rule of ${id.slice(0, 12)} left`);
+    }
+    assert.deepEqual(allocations(), []);
   });
 
   test("after rm of every container and network rm, links, netns, iptables rules and the IPAM store are as before", () => {
