@@ -7,6 +7,8 @@ export { Engine, CommandError } from "./engine/index.js";
 export type { ContainerOptions, ContainerSummary, LogEntry, LogOptions, ExecOptions, Volume, EngineOptions } from "./engine/index.js";
 export type { AttachOptions, Attachment } from "./engine/index.js";
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine/index.js";
+export type { Network, NetworkCreateOptions, PortMapping } from "./engine/index.js";
+export * as network from "./network/index.js";
 export { cgroupManager, detectCgroupMode } from "./cgroups/index.js";
 export type { CgroupManager, CgroupMode } from "./cgroups/index.js";
 export { BerthError, type ErrorKind } from "./errors.js";

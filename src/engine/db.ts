@@ -26,6 +26,18 @@ export interface ContainerRow {
   exitCode: number | null;
 }
 
+export interface NetworkRow {
+  name: string;
+  id: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  internal: number;
+  created: string;
+  labels: string;
+}
+
 export interface VolumeRow {
   name: string;
   created: string;
@@ -58,6 +70,18 @@ const MIGRATIONS = [
    );`,
   // the monitor's start time: with its pid, tells it from a later process that got the pid
   `ALTER TABLE containers ADD COLUMN monitor_start TEXT`,
+  // networks: berth writes each one's .conflist under <root>/networks (src/engine/networks.ts)
+  `CREATE TABLE networks (
+     name TEXT PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     driver TEXT NOT NULL,
+     subnet TEXT NOT NULL,
+     gateway TEXT NOT NULL,
+     bridge TEXT NOT NULL,
+     internal INTEGER NOT NULL DEFAULT 0,
+     created TEXT NOT NULL,
+     labels TEXT NOT NULL DEFAULT '{}'
+   );`,
 ];
 
 const COLUMNS = "id, name, image, image_id AS imageId, created, config, state, pid, monitor_pid AS monitorPid, monitor_start AS monitorStart, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode";
@@ -168,5 +192,33 @@ export class EngineDb {
 
   deleteVolume(name: string): void {
     this.db.prepare("DELETE FROM volumes WHERE name = ?").run(name);
+  }
+
+  // ---- networks ------------------------------------------------------------------
+
+  insertNetwork(row: NetworkRow): void {
+    try {
+      this.db.prepare("INSERT INTO networks (name, id, driver, subnet, gateway, bridge, internal, created, labels) VALUES (@name, @id, @driver, @subnet, @gateway, @bridge, @internal, @created, @labels)").run(row);
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith("SQLITE_CONSTRAINT")) throw alreadyExists(`network with name ${row.name} already exists`);
+      throw e;
+    }
+  }
+
+  network(name: string): NetworkRow | undefined {
+    return this.db.prepare("SELECT * FROM networks WHERE name = ?").get(name) as NetworkRow | undefined;
+  }
+
+  networks(): NetworkRow[] {
+    return this.db.prepare("SELECT * FROM networks ORDER BY name").all() as NetworkRow[];
+  }
+
+  deleteNetwork(name: string): void {
+    this.db.prepare("DELETE FROM networks WHERE name = ?").run(name);
+  }
+
+  /** Runs `fn` as one write transaction (BEGIN IMMEDIATE): a check and an insert no other process splits. */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 }

@@ -29,6 +29,8 @@ import { top, type ContainerTop } from "./containers/top.js";
 import { stats, statsStream, type ContainerStats, type StatsOptions } from "./containers/stats.js";
 import { rename } from "./containers/rename.js";
 import { size, type ContainerSize } from "./containers/size.js";
+import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, removeNetwork, type Network, type NetworkCreateOptions, type PortMapping } from "./networks.js";
+import { ports } from "./containers/port.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -220,6 +222,37 @@ export class Engine {
     return pruneVolumes(this.ctx, opts);
   }
 
+  /** The container's published ports (`-p`, `berth port`). */
+  ports(ref: string): PortMapping[] {
+    return ports(this.ctx, ref);
+  }
+
+  /** A bridge network (`network create`); the default network `berth` is made on first use. */
+  createNetwork(name: string, opts?: NetworkCreateOptions): Network {
+    return createNetwork(this.ctx, name, opts);
+  }
+
+  networks(): Promise<Network[]> {
+    return listNetworks(this.ctx);
+  }
+
+  network(name: string): Network {
+    return getNetwork(this.ctx, name);
+  }
+
+  /** The containers (by name) on a network. */
+  networkContainers(name: string): string[] {
+    return networkUsers(this.ctx, getNetwork(this.ctx, name).name);
+  }
+
+  removeNetwork(name: string): Promise<void> {
+    return removeNetwork(this.ctx, name);
+  }
+
+  pruneNetworks(): Promise<string[]> {
+    return pruneNetworks(this.ctx);
+  }
+
   /** Waits for background cleanups this process started, then closes the database. */
   async close(): Promise<void> {
     await settle();
@@ -231,3 +264,4 @@ export type { ContainerOptions, ContainerSummary, ContainerRow, LogEntry, LogOpt
 export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
+export type { Network, NetworkCreateOptions, PortMapping };

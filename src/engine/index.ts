@@ -9,3 +9,4 @@ export { humanDuration } from "./human.js";
 export { defaultRoot, defaultRunroot } from "./context.js";
 export type { CopyOptions, FsChange, CommitOptions } from "./engine.js";
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine.js";
+export type { Network, NetworkCreateOptions, PortMapping } from "./engine.js";

@@ -1,5 +1,7 @@
 // What `berth run`/`create` and Engine.create take, checked and normalised before anything is
 // made: a bad flag is one clear error and leaves nothing behind.
+import { clash, parsePublish } from "./ports.js";
+import type { PortMapping } from "./networks.js";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { CAPABILITIES } from "../oci/index.js";
@@ -37,8 +39,10 @@ export interface ContainerOptions {
   stopSignal?: string;
   /** seconds `stop` waits before SIGKILL */
   stopTimeout?: number;
-  /** "none" (a network namespace with loopback only) or "host" */
+  /** "none" (a network namespace with loopback only), "host", or a network's name ("bridge": the default one) */
   network?: string;
+  /** `-p [ip:]hostPort:containerPort[/proto]`: on a network (the default one when --network is not given) */
+  publish?: string[];
   /** `--rm` */
   autoRemove?: boolean;
   /** `-t`: the program gets a terminal, held by its monitor */
@@ -93,7 +97,10 @@ export interface HostConfig {
   noNewPrivileges: boolean;
   stopSignal?: string;
   stopTimeout?: number;
-  network: "none" | "host";
+  /** none, host, or a berth network's name */
+  network: string;
+  /** -p, through the portmap plugin (absent in records made before it) */
+  ports?: PortMapping[];
   autoRemove: boolean;
   tty?: boolean;
   openStdin?: boolean;
@@ -168,8 +175,11 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.workdir !== undefined && !o.workdir.startsWith("/")) throw invalidArgument(`-w ${JSON.stringify(o.workdir)}: the working directory must be absolute`);
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
-  const network = o.network ?? "none";
-  if (network !== "none" && network !== "host") throw invalidArgument(`--network ${JSON.stringify(network)}: expected none or host (bridge networks arrive with berth's networking)`);
+  const ports = (o.publish ?? []).flatMap(parsePublish);
+  const network = o.network ?? (ports.length ? "bridge" : "none");
+  if (ports.length && (network === "none" || network === "host")) throw invalidArgument(`-p: published ports need a network, not --network ${network}`);
+  for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host or a network's name`);
   let seccomp: HostConfig["seccomp"] = "default";
   let noNewPrivileges = false;
   for (const s of o.securityOpt ?? []) {
@@ -224,6 +234,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     stopSignal: o.stopSignal,
     stopTimeout: o.stopTimeout,
     network,
+    ports,
     autoRemove: o.autoRemove ?? false,
     tty: o.tty ?? false,
     openStdin: o.openStdin ?? false,

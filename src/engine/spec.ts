@@ -41,6 +41,8 @@ export interface SpecInput {
   /** the host directory of each named or anonymous volume, by destination */
   volumeDirs: Record<string, string>;
   cgroupsPath: string;
+  /** the named network namespace to join (a container on a network) */
+  netns?: string;
 }
 
 /** The command: --entrypoint replaces the image's Entrypoint and its Cmd; arguments replace Cmd. */
@@ -185,6 +187,7 @@ export function containerSpec(input: SpecInput): Spec {
   linux.cgroupsPath = input.cgroupsPath;
   linux.resources = resources(h);
   linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== "cgroup" && !(h.network === "host" && n.type === "network") && !(h.network === "host" && n.type === "uts"));
+  if (input.netns) for (const n of linux.namespaces) if (n.type === "network") n.path = input.netns;
   if (Object.keys(h.sysctls).length) linux.sysctl = h.sysctls;
   if (h.privileged) {
     linux.maskedPaths = [];

@@ -238,7 +238,7 @@ describe("berth engine: containers from an image", { skip: rootSkip }, () => {
       fails125(["run", "--rm", "--memory", "10xb", "busybox", "true"], /--memory "10xb": expected a size such as 64m/);
       fails125(["run", "--rm", "-v", "./rel:/data", "busybox", "true"], /a host path must be absolute/);
       fails125(["run", "--rm", "-v", `${dir}/does-not-exist:/data`, "busybox", "true"], /bind source path does not exist/);
-      fails125(["run", "--rm", "--network", "bridge0", "busybox", "true"], /--network "bridge0": expected none or host/);
+      fails125(["run", "--rm", "--network", "bridge0", "busybox", "true"], /^berth: network bridge0 not found$/m);
       fails125(["run", "--rm", "--cap-add", "FLY", "busybox", "true"], /--cap-add FLY: not a capability/);
       ok(["create", "--name", "taken", "busybox", "true"]);
       fails125(["run", "--name", "taken", "busybox", "true"], /Conflict\. The container name "\/taken" is already in use by container "[0-9a-f]{64}"/);

@@ -33,6 +33,7 @@ export interface ContainerFlags {
   stopSignal?: string;
   stopTimeout?: string;
   network?: string;
+  publish: string[];
   rm?: boolean;
   init?: boolean;
   logOpt: string[];
@@ -67,7 +68,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--security-opt <opt>", "seccomp=unconfined|FILE, no-new-privileges (repeatable)", many, [])
     .option("--stop-signal <signal>", "the signal stop sends first")
     .option("--stop-timeout <seconds>", "how long stop waits before SIGKILL")
-    .option("--network <mode>", "none (loopback only, the default for now) or host")
+    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network)")
+    .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
     .option("--net <mode>", "same as --network")
     .option("--rm", "remove the container when it exits")
     .option("--init", "run an init (tini) as PID 1 that forwards signals and reaps zombies")
@@ -150,6 +152,7 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     stopSignal: f.stopSignal,
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
     network: f.network ?? (f as { net?: string }).net,
+    publish: f.publish,
     autoRemove: f.rm,
     init: f.init,
     logOpts: pairs(f.logOpt, "--log-opt"),

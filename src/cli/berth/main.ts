@@ -26,6 +26,7 @@ import * as runCmd from "./run.js";
 import * as startCmd from "./start.js";
 import * as stopCmd from "./stop.js";
 import * as volumeCmd from "./volume.js";
+import * as networkCmd from "./network.js";
 import * as waitCmd from "./wait.js";
 import * as cpCmd from "./cp.js";
 import * as diffCmd from "./diff.js";
@@ -35,6 +36,7 @@ import * as attachCmd from "./attach.js";
 import * as topCmd from "./top.js";
 import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
+import * as portCmd from "./port.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -58,6 +60,7 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
   topCmd.register(parent, env);
   statsCmd.register(parent, env);
   renameCmd.register(parent, env);
+  portCmd.register(parent, env);
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
@@ -80,6 +83,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   inspectAnyCmd.register(program, env);
   containerVerbs(containerCmd.register(program, env), env);
   volumeCmd.register(program, env);
+  networkCmd.register(program, env);
   // Docker's top-level image verbs, and the same under `berth image`
   imagesCmd.register(program, env, "images");
   tagCmd.register(program, env);

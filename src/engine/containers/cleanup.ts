@@ -9,6 +9,7 @@ import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
 import { remove } from "./remove.js";
+import { detachContainer } from "../networks.js";
 import { unmount } from "./start.js";
 
 interface ExitRecord {
@@ -38,6 +39,7 @@ function running(ctx: EngineContext, id: string): boolean {
 export async function releaseResources(ctx: EngineContext, id: string): Promise<void> {
   const p = ctx.paths(id);
   await runtime.remove(ctx.runtime, id, true).catch(() => undefined);
+  await detachContainer(ctx, id).catch((e: Error) => ctx.warn(`container ${id.slice(0, 12)}: network cleanup: ${e.message}`));
   unmount(p.rootfs);
   fs.rmSync(p.runDir, { recursive: true, force: true });
 }

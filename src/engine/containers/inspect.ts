@@ -3,6 +3,7 @@ import type { EngineContext } from "../context.js";
 import type { HostConfig } from "../options.js";
 import { refresh } from "./cleanup.js";
 import { lookup } from "./lookup.js";
+import { containerAttachments } from "../networks.js";
 
 export function inspect(ctx: EngineContext, ref: string): Record<string, unknown> {
   const found = lookup(ctx, ref);
@@ -80,5 +81,21 @@ export function inspect(ctx: EngineContext, ref: string): Record<string, unknown
       StopSignal: h.stopSignal ?? ic.StopSignal ?? "SIGTERM",
       ...(h.stopTimeout !== undefined ? { StopTimeout: h.stopTimeout } : {}),
     },
+    NetworkSettings: networkSettings(ctx, row.id),
   };
+}
+
+/** Docker's NetworkSettings from the container's CNI attachments. */
+function networkSettings(ctx: EngineContext, id: string): Record<string, unknown> {
+  const atts = containerAttachments(ctx, id);
+  const networks: Record<string, unknown> = {};
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const a of atts) {
+    const ip = a.result.ips?.[0];
+    const iface = a.result.interfaces?.find((i) => i.sandbox && i.name === a.ifName);
+    networks[a.network] = { IPAddress: ip?.address.split("/")[0] ?? "", IPPrefixLen: Number(ip?.address.split("/")[1] ?? 0), Gateway: ip?.gateway ?? "", MacAddress: iface?.mac ?? "" };
+    for (const m of a.portMappings) (ports[`${m.containerPort}/${m.protocol}`] ??= []).push({ HostIp: m.hostIP, HostPort: String(m.hostPort) });
+  }
+  const first = Object.values(networks)[0] as { IPAddress?: string; Gateway?: string; MacAddress?: string } | undefined;
+  return { SandboxKey: atts.length ? `/run/netns/${atts[0]!.netns}` : "", Ports: ports, IPAddress: first?.IPAddress ?? "", Gateway: first?.Gateway ?? "", MacAddress: first?.MacAddress ?? "", Networks: networks };
 }

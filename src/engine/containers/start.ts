@@ -13,6 +13,7 @@ import { containerSpec } from "../spec.js";
 import { fillVolume } from "../volumes.js";
 import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
+import { attachContainer, netnsPath, updatePeerHosts } from "../networks.js";
 
 /** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
 export class CommandError extends BerthError {
@@ -96,8 +97,11 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       fillVolume(ctx, b.source, p.rootfs, b.destination);
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
+    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? []) : undefined;
     writeEtc(ctx, row, h);
+    if (attached) updatePeerHosts(ctx, [attached.network]);
     const spec = containerSpec({
+      netns: attached && netnsPath(attached.netns),
       id: row.id,
       hostConfig: h,
       image: imageConfig,

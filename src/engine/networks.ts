@@ -1,0 +1,345 @@
+// Networks: records in berth.db and the .conflist berth writes for each under <root>/networks,
+// run through the CNI runtime (src/network). A container on a network gets a named netns
+// (`ip netns` shows berth-<id12>) that it joins by path; its attachments are cached under
+// <root>/networks/cache, so DEL runs even after a crash, from whichever berth comes next.
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { conflict, invalidArgument, notFound } from "../errors.js";
+import {
+  bridgeConfList,
+  CniRuntime,
+  contains,
+  createNetns,
+  DEFAULT_PLUGIN_DIRS,
+  deleteNetns,
+  firstHost,
+  formatIp,
+  formatSubnet,
+  hostRoutes,
+  netnsPath,
+  overlaps,
+  parseIp,
+  parseSubnet,
+  type CniResult,
+  type NetConfList,
+  type Subnet,
+  dropEmptyChains,
+  isolateBridges,
+} from "../network/index.js";
+import { defaultRoot, type EngineContext } from "./context.js";
+import type { NetworkRow } from "./db.js";
+import { checkPortFree, clash } from "./ports.js";
+
+/** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
+export const DEFAULT_NETWORK = "berth";
+export const DEFAULT_BRIDGE = "berth0";
+/** Tried in order for the default network: podman's CNI bridge takes 10.88.0.0/16. */
+const DEFAULT_SUBNETS = ["10.87.0.0/16", "10.86.0.0/16", "10.85.0.0/16", "172.30.0.0/16"];
+
+export interface Network {
+  name: string;
+  id: string;
+  driver: string;
+  subnet: string;
+  gateway: string;
+  bridge: string;
+  internal: boolean;
+  created: string;
+  labels: Record<string, string>;
+  /** the .conflist berth wrote */
+  configFile: string;
+}
+
+export interface NetworkCreateOptions {
+  subnet?: string;
+  gateway?: string;
+  internal?: boolean;
+  driver?: string;
+  labels?: Record<string, string>;
+}
+
+function dir(ctx: EngineContext): string {
+  return path.join(ctx.root, "networks");
+}
+
+export function ipamDir(ctx: EngineContext): string {
+  return path.join(dir(ctx), "ipam");
+}
+
+function configFile(ctx: EngineContext, name: string): string {
+  return path.join(dir(ctx), `${name}.conflist`);
+}
+
+export function cniRuntime(ctx: EngineContext): CniRuntime {
+  const extra = (process.env.CNI_PATH ?? "").split(":").filter(Boolean);
+  return new CniRuntime([...extra, ...DEFAULT_PLUGIN_DIRS], path.join(dir(ctx), "cache"));
+}
+
+function toNetwork(ctx: EngineContext, r: NetworkRow): Network {
+  return { name: r.name, id: r.id, driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: r.internal === 1, created: r.created, labels: JSON.parse(r.labels), configFile: configFile(ctx, r.name) };
+}
+
+function confList(ctx: EngineContext, r: NetworkRow): NetConfList {
+  return bridgeConfList({ name: r.name, bridge: r.bridge, subnet: r.subnet, gateway: r.gateway, internal: r.internal === 1, ipamDir: ipamDir(ctx) });
+}
+
+/** Subnets in use: berth's networks (by name) and the host's routes (not through berth's bridges). */
+function taken(ctx: EngineContext): { what: string; subnet: Subnet }[] {
+  const nets = ctx.db.networks();
+  const ours = new Set(nets.map((n) => n.subnet));
+  return [
+    ...nets.map((n) => ({ what: `network ${n.name} (${n.subnet})`, subnet: parseSubnet(n.subnet) })),
+    ...hostRoutes()
+      .filter((s) => !ours.has(formatSubnet(s)))
+      .map((s) => ({ what: `a host route (${formatSubnet(s)})`, subnet: s })),
+  ];
+}
+
+function insert(ctx: EngineContext, name: string, o: NetworkCreateOptions, bridge: (id: string) => string, candidates: string[]): NetworkRow {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 64) throw invalidArgument(`network name ${JSON.stringify(name)}: expected letters, digits, '_', '.' and '-'`);
+  const driver = o.driver ?? "bridge";
+  if (driver !== "bridge") throw invalidArgument(`network driver ${JSON.stringify(driver)}: berth has the bridge driver`);
+  const wanted = o.subnet === undefined ? undefined : parseSubnet(o.subnet);
+  let gateway = o.gateway === undefined ? undefined : parseIp(o.gateway);
+  if (o.gateway !== undefined && gateway === undefined) throw invalidArgument(`invalid gateway ${o.gateway}: expected an IPv4 address`);
+  if (gateway !== undefined && !wanted) throw invalidArgument("--gateway needs --subnet");
+  return ctx.db.exclusive(() => {
+    if (ctx.db.network(name)) throw conflict(`network with name ${name} already exists`);
+    const used = taken(ctx);
+    let subnet: Subnet | undefined;
+    if (wanted) {
+      const clash = used.find((u) => overlaps(u.subnet, wanted));
+      if (clash) throw conflict(`invalid subnet ${formatSubnet(wanted)}: it overlaps ${clash.what}`);
+      subnet = wanted;
+    } else {
+      subnet = candidates.map(parseSubnet).find((c) => !used.some((u) => overlaps(u.subnet, c)));
+      if (!subnet) throw conflict(`network ${name}: no free subnet left among ${candidates[0]}…${candidates.at(-1)}; name one with --subnet`);
+    }
+    if (gateway !== undefined && (!contains(subnet, gateway) || gateway === subnet.base)) throw invalidArgument(`invalid gateway ${o.gateway}: not a host address of ${formatSubnet(subnet)}`);
+    gateway ??= firstHost(subnet);
+    const id = randomBytes(32).toString("hex");
+    const row: NetworkRow = { name, id, driver, subnet: formatSubnet(subnet), gateway: formatIp(gateway), bridge: bridge(id), internal: o.internal ? 1 : 0, created: new Date().toISOString(), labels: JSON.stringify(o.labels ?? {}) };
+    fs.mkdirSync(dir(ctx), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(configFile(ctx, name), JSON.stringify(confList(ctx, row), null, 2) + "\n");
+    ctx.db.insertNetwork(row);
+    return row;
+  });
+}
+
+/** The default network, made on first use. */
+export function ensureDefaultNetwork(ctx: EngineContext): void {
+  if (ctx.db.network(DEFAULT_NETWORK)) return;
+  try {
+    // another --root (a test's) gets its own bridge, so two berths never share one
+    const bridge = ctx.root === path.resolve(defaultRoot()) ? DEFAULT_BRIDGE : `berth-${createHash("sha256").update(ctx.root).digest("hex").slice(0, 8)}`;
+    insert(ctx, DEFAULT_NETWORK, {}, () => bridge, DEFAULT_SUBNETS);
+  } catch (e) {
+    if (!ctx.db.network(DEFAULT_NETWORK)) throw e; // made by another berth meanwhile: fine
+  }
+}
+
+export function createNetwork(ctx: EngineContext, name: string, o: NetworkCreateOptions = {}): Network {
+  ensureDefaultNetwork(ctx);
+  if (name === "none" || name === "host" || name === "bridge") throw invalidArgument(`network name ${name} is reserved`);
+  // 10.89.0.0/24, 10.89.1.0/24, …: the next /24 no network or host route has
+  const candidates = Array.from({ length: 256 * 8 }, (_, i) => `10.${89 + (i >> 8)}.${i & 255}.0/24`);
+  return toNetwork(ctx, insert(ctx, name, o, (id) => `br-${id.slice(0, 12)}`, candidates));
+}
+
+/** Docker's name for the default network, accepted as berth's. */
+export function networkName(name: string): string {
+  return name === "bridge" ? DEFAULT_NETWORK : name;
+}
+
+export function getNetwork(ctx: EngineContext, name: string): Network {
+  ensureDefaultNetwork(ctx);
+  const r = ctx.db.network(networkName(name));
+  if (!r) throw notFound(`network ${name} not found`);
+  return toNetwork(ctx, r);
+}
+
+export async function listNetworks(ctx: EngineContext): Promise<Network[]> {
+  ensureDefaultNetwork(ctx);
+  await sweep(ctx);
+  return ctx.db.networks().map((r) => toNetwork(ctx, r));
+}
+
+/** Containers (by name) whose config names the network. */
+export function networkUsers(ctx: EngineContext, name: string): string[] {
+  return ctx.db.containers().filter((c) => (JSON.parse(c.config) as { network?: string }).network === name).map((c) => c.name);
+}
+
+export async function removeNetwork(ctx: EngineContext, name: string): Promise<void> {
+  const r = ctx.db.network(networkName(name));
+  if (!r) throw notFound(`network ${name} not found`);
+  if (r.name === DEFAULT_NETWORK) throw invalidArgument(`${r.name} is a pre-defined network and cannot be removed`);
+  const users = networkUsers(ctx, r.name);
+  if (users.length) throw conflict(`error while removing network: network ${r.name} has active endpoints (${users.join(", ")})`);
+  await sweep(ctx);
+  ctx.db.deleteNetwork(r.name);
+  fs.rmSync(configFile(ctx, r.name), { force: true });
+  fs.rmSync(path.join(ipamDir(ctx), r.name), { recursive: true, force: true });
+  deleteBridge(r.bridge);
+}
+
+/** The bridge plugin makes a network's bridge but never removes it. */
+function deleteBridge(bridge: string): void {
+  if (fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync("ip", ["link", "delete", bridge], { timeout: 30_000 });
+}
+
+/** Removes every network no container uses (of the default one, its bridge); returns their names. */
+export async function pruneNetworks(ctx: EngineContext): Promise<string[]> {
+  const gone: string[] = [];
+  for (const n of ctx.db.networks()) {
+    if (networkUsers(ctx, n.name).length) continue;
+    if (n.name === DEFAULT_NETWORK) {
+      deleteBridge(n.bridge); // the plugin makes it again on the next run
+      continue;
+    }
+    await removeNetwork(ctx, n.name);
+    gone.push(n.name);
+  }
+  return gone;
+}
+
+// ---- containers on networks ---------------------------------------------------------
+
+/** The named netns of a container (`ip netns exec berth-<id12> …`). */
+export function containerNetns(id: string): string {
+  return `berth-${id.slice(0, 12)}`;
+}
+
+export interface PortMapping {
+  hostIP: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+}
+
+export interface NetworkAttachment {
+  network: string;
+  ifName: string;
+  netns: string;
+  result: CniResult;
+  portMappings: PortMapping[];
+}
+
+/** Throws when a host port is published by another container of this berth or taken on the host. */
+export async function checkPorts(ctx: EngineContext, portMappings: PortMapping[]): Promise<void> {
+  const all = cniRuntime(ctx).all();
+  for (const m of portMappings) {
+    const other = all.find((c) => ((c.capabilityArgs?.portMappings as PortMapping[] | undefined) ?? []).some((o) => clash(o, m)));
+    if (other) throw conflict(`Bind for ${m.hostIP || "0.0.0.0"}:${m.hostPort} failed: port is already allocated (container ${other.containerId.slice(0, 12)})`);
+    await checkPortFree(m);
+  }
+}
+
+/** Makes the container's netns and attaches it to `network`; undone whole on failure. */
+export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = []): Promise<NetworkAttachment> {
+  const r = ctx.db.network(networkName(network));
+  if (!r) throw notFound(`network ${network} not found`);
+  const list = confList(ctx, r);
+  const cni = cniRuntime(ctx);
+  for (const p of list.plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
+  const name = containerNetns(id);
+  await detachContainer(ctx, id); // a crashed start's leftovers
+  await checkPorts(ctx, portMappings);
+  const netns = createNetns(name);
+  try {
+    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs: portMappings.length ? { portMappings } : {} });
+    isolate(ctx);
+    return { network: r.name, ifName: "eth0", netns: name, result, portMappings };
+  } catch (e) {
+    deleteNetns(name);
+    throw e;
+  }
+}
+
+/** What the container is attached to, from the CNI cache. */
+export function containerAttachments(ctx: EngineContext, id: string): NetworkAttachment[] {
+  return cniRuntime(ctx)
+    .cachedFor(id)
+    .filter((c) => c.result)
+    .map((c) => ({ network: c.network, ifName: c.ifName, netns: containerNetns(id), result: c.result!, portMappings: (c.capabilityArgs?.portMappings as PortMapping[] | undefined) ?? [] }));
+}
+
+/** DEL for every attachment the container has (idempotent), then its netns goes. */
+export async function detachContainer(ctx: EngineContext, id: string): Promise<void> {
+  const cni = cniRuntime(ctx);
+  const networks = new Set<string>();
+  // rm -f and the container's monitor may both be here: each DEL is claimed by one of them;
+  // the other waits for it (bounded), and takes over a claim whose process died
+  for (let i = 0; i < 300; i++) {
+    const cached = cni.cachedFor(id);
+    for (const c of cached) {
+      networks.add(c.network);
+      await cni.del(c.network, id, c.ifName);
+    }
+    if (!cni.deleting(id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // the netns goes after DEL: the bridge plugin skips its NAT rules' teardown without one
+  deleteNetns(containerNetns(id));
+  if (networks.size === 0) return;
+  updatePeerHosts(ctx, [...networks]);
+  isolate(ctx);
+  if (cni.all().length === 0) dropEmptyChains();
+}
+
+/** The isolation rules for the bridges that have containers on them now. */
+function isolate(ctx: EngineContext): void {
+  const inUse = new Set(cniRuntime(ctx).all().map((c) => c.network));
+  const nets = ctx.db.networks();
+  isolateBridges(nets.filter((n) => inUse.has(n.name)).map((n) => n.bridge), nets.map((n) => n.bridge));
+}
+
+/** Attachments whose container is gone (a crash between rm's steps): DEL them now. */
+export async function sweep(ctx: EngineContext): Promise<void> {
+  for (const c of cniRuntime(ctx).all()) if (!ctx.db.container(c.containerId)) await detachContainer(ctx, c.containerId).catch(() => undefined);
+}
+
+export { netnsPath };
+
+// ---- names ----------------------------------------------------------------------------
+
+const PEERS = "# berth: containers on the same networks (kept up to date by berth)";
+
+/**
+ * Rewrites the peers section of /etc/hosts of every container on `networks`: each one's IP
+ * with its name, short ID and hostname, so containers reach each other by name. The file is
+ * bind-mounted, so it is rewritten in place (same inode), never replaced.
+ */
+export function updatePeerHosts(ctx: EngineContext, networks: string[]): void {
+  const all = cniRuntime(ctx).all().filter((c) => c.result);
+  const members = new Set(all.filter((c) => networks.includes(c.network)).map((c) => c.containerId));
+  for (const id of members) {
+    const mine = new Set(all.filter((c) => c.containerId === id).map((c) => c.network));
+    const lines: string[] = [];
+    for (const c of all) {
+      if (!mine.has(c.network)) continue;
+      const row = ctx.db.container(c.containerId);
+      const ip = c.result!.ips?.[0]?.address.split("/")[0];
+      if (!row || !ip) continue;
+      const hostname = (JSON.parse(row.config) as { hostname?: string }).hostname;
+      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(hostname ? [hostname] : [])])].join(" ")}`);
+    }
+    const file = ctx.paths(id).hosts;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue; // not started yet, or gone
+    }
+    const base = text.includes(PEERS) ? text.slice(0, text.indexOf(PEERS)) : text;
+    const fd = fs.openSync(file, "r+");
+    try {
+      const out = Buffer.from(`${base}${PEERS}\n${[...new Set(lines)].join("\n")}\n`);
+      fs.writeSync(fd, out, 0, out.length, 0);
+      fs.ftruncateSync(fd, out.length);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
