@@ -236,11 +236,32 @@ export async function checkPorts(ctx: EngineContext, portMappings: PortMapping[]
   }
 }
 
+/** Throws unless `ip` is a host address of the network's subnet other than its gateway. */
+export function checkIp(ctx: EngineContext, network: string, ip: string): void {
+  const n = getNetwork(ctx, network);
+  const s = parseSubnet(n.subnet);
+  const a = parseIp(ip);
+  const broadcast = (s.base + 2 ** (32 - s.prefix) - 1) >>> 0;
+  if (a === undefined || !contains(s, a) || a === s.base || a === broadcast) throw invalidArgument(`--ip ${ip}: not a host address of network ${n.name} (${n.subnet})`);
+  if (ip === n.gateway) throw invalidArgument(`--ip ${ip}: the gateway of network ${n.name}`);
+  const holder = cniRuntime(ctx).all().find((c) => c.network === n.name && c.result?.ips?.some((i) => i.address.split("/")[0] === ip));
+  if (holder) throw conflict(`--ip ${ip}: address already in use on network ${n.name} (container ${holder.containerId.slice(0, 12)})`);
+}
+
+/** What one attachment asks for besides ports: a fixed address (host-local's CNI_ARGS IP=), a MAC (the tuning plugin). */
+export interface AttachOptions {
+  ip?: string;
+  mac?: string;
+}
+
 /** Makes the container's netns and attaches it to `network`; undone whole on failure. */
-export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = []): Promise<NetworkAttachment> {
+export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = [], o: AttachOptions = {}): Promise<NetworkAttachment> {
   const r = ctx.db.network(networkName(network));
   if (!r) throw notFound(`network ${network} not found`);
   const list = confList(ctx, r);
+  // tuning sets the MAC on the container's end, right after the bridge plugin made it
+  if (o.mac) list.plugins.splice(1, 0, { type: "tuning", capabilities: { mac: true }, dataDir: path.join(dir(ctx), "tuning") });
+  const capabilityArgs: Record<string, unknown> = { ...(portMappings.length ? { portMappings } : {}), ...(o.mac ? { mac: o.mac } : {}) };
   const cni = cniRuntime(ctx);
   for (const p of list.plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
   const name = containerNetns(id);
@@ -248,7 +269,7 @@ export async function attachContainer(ctx: EngineContext, id: string, network: s
   await checkPorts(ctx, portMappings);
   const netns = createNetns(name);
   try {
-    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs: portMappings.length ? { portMappings } : {} });
+    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
     isolate(ctx);
     return { network: r.name, ifName: "eth0", netns: name, result, portMappings };
   } catch (e) {
@@ -322,8 +343,8 @@ export function updatePeerHosts(ctx: EngineContext, networks: string[]): void {
       const row = ctx.db.container(c.containerId);
       const ip = c.result!.ips?.[0]?.address.split("/")[0];
       if (!row || !ip) continue;
-      const hostname = (JSON.parse(row.config) as { hostname?: string }).hostname;
-      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(hostname ? [hostname] : [])])].join(" ")}`);
+      const { hostname, networkAliases } = JSON.parse(row.config) as { hostname?: string; networkAliases?: string[] };
+      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(hostname ? [hostname] : []), ...(networkAliases ?? [])])].join(" ")}`);
     }
     const file = ctx.paths(id).hosts;
     let text: string;

@@ -34,6 +34,13 @@ export interface ContainerFlags {
   stopTimeout?: string;
   network?: string;
   publish: string[];
+  ip?: string;
+  macAddress?: string;
+  networkAlias: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
   rm?: boolean;
   init?: boolean;
   logOpt: string[];
@@ -71,6 +78,13 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network)")
     .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
     .option("--net <mode>", "same as --network")
+    .option("--ip <address>", "the container's IPv4 address on its network")
+    .option("--mac-address <mac>", "the MAC address of its network interface")
+    .option("--network-alias <name>", "another name the containers on its network reach it by (repeatable)", many, [])
+    .option("--dns <ip>", "a nameserver for /etc/resolv.conf (repeatable; replaces the host's)", many, [])
+    .option("--dns-search <domain>", "a search domain for /etc/resolv.conf (repeatable)", many, [])
+    .option("--dns-option <opt>", "an option line for /etc/resolv.conf, e.g. ndots:2 (repeatable)", many, [])
+    .option("--add-host <host:ip>", "a line in /etc/hosts (repeatable)", many, [])
     .option("--rm", "remove the container when it exits")
     .option("--init", "run an init (tini) as PID 1 that forwards signals and reaps zombies")
     .option("--log-opt <KEY=VALUE>", "json-file log: max-size=10m, max-file=3 (repeatable)", many, [])
@@ -153,6 +167,13 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
     network: f.network ?? (f as { net?: string }).net,
     publish: f.publish,
+    ip: f.ip,
+    macAddress: f.macAddress,
+    networkAliases: f.networkAlias,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: f.dnsOption,
+    addHosts: f.addHost,
     autoRemove: f.rm,
     init: f.init,
     logOpts: pairs(f.logOpt, "--log-opt"),

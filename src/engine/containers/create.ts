@@ -8,7 +8,7 @@ import { parseOptions, type ContainerOptions } from "../options.js";
 import { containerArgs } from "../spec.js";
 import { ensureVolume, removeVolume } from "../volumes.js";
 import { randomName } from "./names.js";
-import { checkPorts, getNetwork } from "../networks.js";
+import { checkIp, checkPorts, getNetwork } from "../networks.js";
 
 export async function create(ctx: EngineContext, options: ContainerOptions): Promise<ContainerRow> {
   const h = parseOptions(options);
@@ -21,6 +21,7 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
   }
   containerArgs(h, image.config); // no command at all is refused before anything is made
   if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
+  if (h.ip !== undefined) checkIp(ctx, h.network, h.ip);
   await checkPorts(ctx, h.ports ?? []); // a port already taken is refused before anything is made
   const id = randomBytes(32).toString("hex");
   const row: ContainerRow = {

@@ -52,6 +52,7 @@ function writeEtc(ctx: EngineContext, row: ContainerRow, h: HostConfig): void {
   } else {
     fs.writeFileSync(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
   }
+  if (h.addHosts) fs.appendFileSync(p.hosts, h.addHosts.map(([name, ip]) => `${ip}\t${name}\n`).join(""));
   fs.writeFileSync(p.hostname, `${hostname}\n`);
   let resolv = "";
   try {
@@ -61,6 +62,14 @@ function writeEtc(ctx: EngineContext, row: ContainerRow, h: HostConfig): void {
   }
   // a resolver on the host's loopback cannot be reached from another network namespace
   if (h.network !== "host") resolv = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join("\n");
+  // --dns, --dns-search, --dns-option replace the host's lines of that kind
+  const replace = (key: string, values: string[] | undefined, line: (v: string[]) => string[]) => {
+    if (!values) return;
+    resolv = [...resolv.split("\n").filter((l) => !new RegExp(`^\\s*${key}\\s`).test(l) && l.trim() !== ""), ...line(values)].join("\n") + "\n";
+  };
+  replace("nameserver", h.dns, (v) => v.map((d) => `nameserver ${d}`));
+  replace("(search|domain)", h.dnsSearch, (v) => (v.includes(".") ? [] : [`search ${v.join(" ")}`]));
+  replace("options", h.dnsOptions, (v) => [`options ${v.join(" ")}`]);
   fs.writeFileSync(p.resolvConf, resolv);
 }
 
@@ -97,7 +106,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       fillVolume(ctx, b.source, p.rootfs, b.destination);
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
-    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? []) : undefined;
+    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
     writeEtc(ctx, row, h);
     if (attached) updatePeerHosts(ctx, [attached.network]);
     const spec = containerSpec({

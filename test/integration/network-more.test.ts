@@ -1,0 +1,135 @@
+// More of berth's networking as a user types it: --ip, --mac-address, --network-alias,
+// --dns*, --add-host, and the host's links, namespaces, iptables rules and IPAM store back as
+// they were afterwards. Traffic only between the test's own namespaces; only names in the
+// containers' /etc/hosts are looked up.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { REPO, rootSkip } from "../helpers/oci.js";
+import { firewallRules, freeSubnet, links, netnses, run } from "../helpers/net.js";
+
+const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge") ? false : "needs containernetworking-plugins") }, () => {
+  let dir: string;
+  let root: string;
+  let runroot: string;
+  const tag = `m${process.pid % 100000}`;
+  const netA = `${tag}a`;
+  const netB = `${tag}b`;
+  let subA: string;
+  let subB: string;
+  let host: { links: string[]; netns: string[]; rules: string[] };
+  const berth = (args: string[]): Result => {
+    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 60_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const ok = (args: string[]) => {
+    const r = berth(args);
+    assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const fails125 = (args: string[], pattern: RegExp) => {
+    const r = berth(args);
+    assert.equal(r.code, 125, `berth ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
+  };
+  const inspect = (ref: string) => JSON.parse(ok(["inspect", ref]))[0];
+  const ipamAllocations = () => {
+    const d = path.join(root, "networks", "ipam");
+    return existsSync(d) ? readdirSync(d, { recursive: true }).map(String).filter((f) => /(^|\/)\d+\.\d+\.\d+\.\d+$/.test(f)).sort() : [];
+  };
+  const host24 = (sub: string, n: number) => sub.replace(/0\/24$/, String(n));
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const bridgeOf = (n: string) => JSON.parse(ok(["network", "inspect", n]))[0].Options["com.docker.network.bridge.name"] as string;
+
+  before(() => {
+    host = { links: links(), netns: netnses(), rules: firewallRules() };
+    dir = mkdtempSync(path.join(tmpdir(), "berth-netm-"));
+    root = path.join(dir, "root");
+    runroot = path.join(dir, "run");
+    ok(["bootstrap", "busybox"]);
+    subA = freeSubnet(process.pid);
+    ok(["network", "create", "--subnet", subA, netA]);
+    subB = freeSubnet(process.pid + 77);
+    ok(["network", "create", "--subnet", subB, netB]);
+  });
+  after(() => {
+    for (const id of berth(["ps", "-aq", "--no-trunc"]).stdout.split("\n").filter(Boolean)) berth(["rm", "-f", id]);
+    for (const n of [netA, netB, "berth"]) {
+      const r = berth(["network", "inspect", n]);
+      if (r.code !== 0) continue;
+      const bridge = JSON.parse(r.stdout)[0].Options["com.docker.network.bridge.name"];
+      if (n !== "berth") berth(["network", "rm", n]);
+      if (links().includes(bridge)) run("ip", ["link", "delete", bridge]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("--ip gives that address, --mac-address shows in ip link, --network-alias is a name the peers reach it by", () => {
+    const ip = host24(subA, 77);
+    const c1 = ok(["run", "-d", "--name", `${tag}c1`, "--network", netA, "--ip", ip, "--mac-address", "02:42:0a:de:ad:01", "--network-alias", `${tag}web`, "busybox", "sleep", "300"]).trim();
+    assert.match(ok(["exec", c1, "ip", "-o", "-4", "addr", "show", "eth0"]), new RegExp(`inet ${esc(ip)}/24 `));
+    assert.match(ok(["exec", c1, "ip", "link", "show", "eth0"]), /link\/ether 02:42:0a:de:ad:01 /);
+    assert.equal(inspect(c1).NetworkSettings.IPAddress, ip);
+    assert.equal(inspect(c1).NetworkSettings.MacAddress, "02:42:0a:de:ad:01");
+    ok(["run", "-d", "--name", `${tag}c2`, "--network", netA, "busybox", "sleep", "300"]);
+    assert.match(ok(["exec", `${tag}c2`, "cat", "/etc/hosts"]), new RegExp(`^${esc(ip)}\t${tag}c1 ${c1.slice(0, 12)} ${tag}web$`, "m"));
+    const r = berth(["exec", `${tag}c2`, "ping", "-c", "1", "-W", "2", `${tag}web`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`PING ${tag}web \\(${esc(ip)}\\)`));
+    // the address is taken: a second container asking for it is refused by host-local, and nothing of it stays
+    const before = ipamAllocations();
+    const again = berth(["run", "--rm", "--network", netA, "--ip", ip, "busybox", "true"]);
+    assert.equal(again.code, 125, again.stderr);
+    assert.match(again.stderr, new RegExp(`^berth: --ip ${esc(ip)}: address already in use on network ${netA} \\(container ${c1.slice(0, 12)}\\)\n$`));
+    assert.deepEqual(ipamAllocations(), before);
+    ok(["rm", "-f", `${tag}c1`, `${tag}c2`]);
+  });
+
+  test("--dns, --dns-search, --dns-option and --add-host are in resolv.conf and /etc/hosts", () => {
+    const out = ok(["run", "--rm", "--network", netA, "--dns", "192.0.2.53", "--dns", "192.0.2.54", "--dns-search", "corp.test", "--dns-option", "ndots:2", "--add-host", "db.test:192.0.2.10", "--add-host", "cache:192.0.2.11", "busybox", "sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts"]);
+    const [resolv, hosts] = out.split("---\n") as [string, string];
+    assert.deepEqual(resolv.split("\n").filter((l) => /^(nameserver|search|domain|options)\b/.test(l)), ["nameserver 192.0.2.53", "nameserver 192.0.2.54", "search corp.test", "options ndots:2"]);
+    assert.match(hosts, /^192\.0\.2\.10\tdb\.test$/m);
+    assert.match(hosts, /^192\.0\.2\.11\tcache$/m);
+    // --add-host works without a network too, and ping resolves the name from the file
+    assert.match(ok(["run", "--rm", "--add-host", "me:127.0.0.1", "busybox", "ping", "-c", "1", "-W", "2", "me"]), /PING me \(127\.0\.0\.1\)/);
+  });
+
+  test("bad input is one line, exit 125, nothing made", () => {
+    const ps = ok(["ps", "-aq"]);
+    const before = { links: links(), netns: netnses(), ipam: ipamAllocations() };
+    fails125(["run", "--rm", "--network", netA, "--ip", host24(subB, 9), "busybox", "true"], new RegExp(`^berth: --ip ${esc(host24(subB, 9))}: not a host address of network ${netA} \\(${esc(subA)}\\)\n$`));
+    fails125(["run", "--rm", "--network", netA, "--ip", host24(subA, 1), "busybox", "true"], /the gateway of network/);
+    fails125(["run", "--rm", "--network", netA, "--ip", "nope", "busybox", "true"], /^berth: --ip "nope": expected an IPv4 address\n$/);
+    fails125(["run", "--rm", "--ip", host24(subA, 9), "busybox", "true"], /^berth: --ip: needs a network, not --network none\n$/);
+    fails125(["run", "--rm", "--network", netA, "--mac-address", "01:00:00:00:00:01", "busybox", "true"], /--mac-address "01:00:00:00:00:01": expected a unicast MAC/);
+    fails125(["run", "--rm", "--add-host", "nocolon", "busybox", "true"], /^berth: --add-host "nocolon": expected HOST:IP\n$/);
+    fails125(["run", "--rm", "--dns", "ns.example", "busybox", "true"], /--dns "ns\.example": expected an IP address/);
+    assert.equal(ok(["ps", "-aq"]), ps);
+    assert.deepEqual({ links: links(), netns: netnses(), ipam: ipamAllocations() }, before);
+  });
+
+  test("after rm of every container and network rm, links, netns, iptables rules and the IPAM store are as before", () => {
+    for (const id of ok(["ps", "-aq"]).split("\n").filter(Boolean)) ok(["rm", "-f", id]);
+    const bridges = [bridgeOf(netA), bridgeOf(netB), bridgeOf("berth")];
+    ok(["network", "rm", netA, netB]);
+    ok(["network", "prune"]);
+    for (const b of bridges) if (links().includes(b)) run("ip", ["link", "delete", b]);
+    assert.deepEqual(ipamAllocations(), []);
+    assert.deepEqual(links(), host.links);
+    assert.deepEqual(netnses(), host.netns);
+    assert.deepEqual(firewallRules(), host.rules);
+  });
+});
