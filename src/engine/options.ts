@@ -43,6 +43,8 @@ export interface ContainerOptions {
   network?: string;
   /** `-p [ip:]hostPort:containerPort[/proto]`: on a network (the default one when --network is not given) */
   publish?: string[];
+  /** more networks after `network` (`--network a --network b`): interfaces eth1, eth2, … */
+  extraNetworks?: string[];
   /** `--ip`: the container's address on its network (host-local's CNI_ARGS IP=) */
   ip?: string;
   /** `--mac-address`: its interface's MAC (the tuning plugin) */
@@ -113,6 +115,8 @@ export interface HostConfig {
   network: string;
   /** -p, through the portmap plugin (absent in records made before it) */
   ports?: PortMapping[];
+  /** networks after the first (eth1, …), from --network given again or `network connect` */
+  extraNetworks?: ExtraNetwork[];
   ip?: string;
   macAddress?: string;
   networkAliases?: string[];
@@ -188,6 +192,13 @@ export function checkName(name: string): void {
   if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
 }
 
+/** A network a container is on besides its first: its own --ip and aliases (`network connect`). */
+export interface ExtraNetwork {
+  name: string;
+  ip?: string;
+  aliases?: string[];
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/;
 
@@ -204,6 +215,8 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host or a network's name`);
   const onNetwork = network !== "none" && network !== "host";
+  const extraNetworks = [...new Set(o.extraNetworks ?? [])].filter((n) => n !== network).map((name): ExtraNetwork => ({ name }));
+  for (const { name } of extraNetworks) if (!onNetwork || name === "none" || name === "host" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`--network ${name}: several networks must all be networks' names, not none or host`);
   if (o.ip !== undefined && (!onNetwork || !IPV4.test(o.ip))) throw invalidArgument(onNetwork ? `--ip ${JSON.stringify(o.ip)}: expected an IPv4 address` : `--ip: needs a network, not --network ${network}`);
   if (o.macAddress !== undefined && (!onNetwork || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(o.macAddress) || (parseInt(o.macAddress.slice(0, 2), 16) & 1) === 1)) throw invalidArgument(onNetwork ? `--mac-address ${JSON.stringify(o.macAddress)}: expected a unicast MAC such as 02:42:ac:11:00:02` : `--mac-address: needs a network, not --network ${network}`);
   for (const a of o.networkAliases ?? []) if (!onNetwork || !HOSTNAME.test(a)) throw invalidArgument(onNetwork ? `--network-alias ${JSON.stringify(a)}: expected a host name` : `--network-alias: needs a network, not --network ${network}`);
@@ -271,6 +284,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     stopTimeout: o.stopTimeout,
     network,
     ports,
+    extraNetworks: extraNetworks.length ? extraNetworks : undefined,
     ip: o.ip,
     macAddress: o.macAddress?.toLowerCase(),
     networkAliases: o.networkAliases?.length ? o.networkAliases : undefined,

@@ -107,6 +107,71 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     assert.match(ok(["run", "--rm", "--add-host", "me:127.0.0.1", "busybox", "ping", "-c", "1", "-W", "2", "me"]), /PING me \(127\.0\.0\.1\)/);
   });
 
+  test("several networks per container (eth0, eth1); network connect and disconnect change the interfaces, reachability and /etc/hosts", () => {
+    const addrs = (ref: string) => ok(["exec", ref, "ip", "-o", "-4", "addr"]).split("\n").filter((l) => /\beth\d+\b/.test(l)).map((l) => { const m = /^\d+: (eth\d+)\s+inet ([\d.]+)\//.exec(l)!; return `${m[1]} ${m[2]}`; }).sort();
+    const inSub = (sub: string) => new RegExp(`^${esc(sub.replace(/0\/24$/, ""))}\\d+$`);
+    const ping = (ref: string, ip: string) => berth(["exec", ref, "ping", "-c", "1", "-W", "2", ip]).code;
+    const [na, nb, nc] = ["e1", "e2", "e3"].map((s) => `${tag}${s}`) as [string, string, string];
+    ok(["run", "-d", "--name", na, "--network", netA, "--network", netB, "busybox", "sleep", "300"]);
+    const aAddrs = addrs(na);
+    assert.deepEqual(aAddrs.map((a) => a.split(" ")[0]), ["eth0", "eth1"]);
+    const [aOnA, aOnB] = aAddrs.map((a) => a.split(" ")[1]!) as [string, string];
+    assert.match(aOnA, inSub(subA));
+    assert.match(aOnB, inSub(subB));
+    assert.deepEqual(JSON.parse(ok(["network", "inspect", netB]))[0].Containers, [na]);
+    assert.deepEqual(Object.keys(inspect(na).NetworkSettings.Networks).sort(), [netA, netB].sort());
+    // a second container on netA only: it reaches na on netA, not na's netB address
+    const cb = ok(["run", "-d", "--name", nb, "--network", netA, "busybox", "sleep", "300"]).trim();
+    const [bOnA] = addrs(nb).map((a) => a.split(" ")[1]!) as [string];
+    assert.equal(ping(nb, aOnA), 0);
+    assert.notEqual(ping(nb, aOnB), 0, "netB is not reachable from a container only on netA");
+    // connect: eth1 on netB with the address asked for, the alias in na's /etc/hosts
+    const ipB = host24(subB, 50);
+    ok(["network", "connect", "--ip", ipB, "--alias", `${tag}bee`, netB, nb]);
+    assert.deepEqual(addrs(nb), [`eth0 ${bOnA}`, `eth1 ${ipB}`]);
+    assert.equal(ping(na, ipB), 0);
+    assert.equal(ping(nb, aOnB), 0);
+    assert.match(ok(["exec", na, "cat", "/etc/hosts"]), new RegExp(`^${esc(ipB)}\t${nb} ${cb.slice(0, 12)} ${tag}bee$`, "m"));
+    assert.equal(berth(["exec", na, "ping", "-c", "1", "-W", "2", `${tag}bee`]).code, 0, "by the alias");
+    assert.deepEqual(JSON.parse(ok(["network", "inspect", netB]))[0].Containers.sort(), [na, nb].sort());
+    fails125(["network", "connect", netB, nb], new RegExp(`^berth: container ${nb} is already connected to network ${netB}\n$`));
+    // disconnect netA: eth0 goes, netA no longer reaches it, and the hosts files forget that address
+    ok(["network", "disconnect", netA, nb]);
+    assert.deepEqual(addrs(nb), [`eth1 ${ipB}`]);
+    assert.notEqual(ping(na, bOnA), 0);
+    assert.equal(ping(na, ipB), 0, "still on netB");
+    assert.doesNotMatch(ok(["exec", na, "cat", "/etc/hosts"]), new RegExp(`^${esc(bOnA)}\t`, "m"));
+    assert.doesNotMatch(ok(["exec", nb, "cat", "/etc/hosts"]), new RegExp(`^${esc(aOnA)}\t`, "m"));
+    assert.deepEqual(JSON.parse(ok(["network", "inspect", netA]))[0].Containers, [na]);
+    fails125(["network", "disconnect", netA, nb], new RegExp(`^berth: container ${nb} is not connected to network ${netA}\n$`));
+    // disconnect of its last network: only lo left
+    ok(["network", "disconnect", netB, nb]);
+    assert.deepEqual(addrs(nb), []);
+    assert.notEqual(ping(na, ipB), 0);
+    // a stopped container: connect takes effect at its start
+    ok(["create", "--name", nc, "--network", netA, "busybox", "sleep", "300"]);
+    ok(["network", "connect", netB, nc]);
+    ok(["start", nc]);
+    assert.deepEqual(addrs(nc).map((a) => a.split(" ")[0]), ["eth0", "eth1"]);
+    ok(["rm", "-f", na, nb, nc]);
+    assert.deepEqual(ipamAllocations(), []);
+  });
+
+  test("network connect and disconnect: bad input is one line, exit 125, nothing changed", () => {
+    const c = ok(["run", "-d", "--name", `${tag}f1`, "--network", netA, "busybox", "sleep", "300"]).trim();
+    ok(["run", "-d", "--name", `${tag}f2`, "busybox", "sleep", "300"]);
+    const before = { links: links(), ipam: ipamAllocations(), config: inspect(c).HostConfig };
+    fails125(["network", "connect", "nope", c], /^berth: network nope not found\n$/);
+    fails125(["network", "connect", netB, "nosuch"], /^berth: No such container: nosuch\n$/);
+    fails125(["network", "connect", "--ip", host24(subA, 9), netB, c], new RegExp(`^berth: --ip ${esc(host24(subA, 9))}: not a host address of network ${netB}`));
+    fails125(["network", "connect", netB, `${tag}f2`], new RegExp(`^berth: container ${tag}f2 is on --network none: it cannot be connected to a network\n$`));
+    fails125(["network", "disconnect", netB, c], new RegExp(`^berth: container ${tag}f1 is not connected to network ${netB}\n$`));
+    fails125(["run", "--rm", "--network", netA, "--network", "nope", "busybox", "true"], /^berth: network nope not found\n$/);
+    fails125(["run", "--rm", "--network", netA, "--network", "none", "busybox", "true"], /several networks must all be networks' names/);
+    assert.deepEqual({ links: links(), ipam: ipamAllocations(), config: inspect(c).HostConfig }, before);
+    ok(["rm", "-f", `${tag}f1`, `${tag}f2`]);
+  });
+
   test("bad input is one line, exit 125, nothing made", () => {
     const ps = ok(["ps", "-aq"]);
     const before = { links: links(), netns: netnses(), ipam: ipamAllocations() };

@@ -32,7 +32,7 @@ export interface ContainerFlags {
   securityOpt: string[];
   stopSignal?: string;
   stopTimeout?: string;
-  network?: string;
+  network: string[];
   publish: string[];
   ip?: string;
   macAddress?: string;
@@ -75,9 +75,9 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--security-opt <opt>", "seccomp=unconfined|FILE, no-new-privileges (repeatable)", many, [])
     .option("--stop-signal <signal>", "the signal stop sends first")
     .option("--stop-timeout <seconds>", "how long stop waits before SIGKILL")
-    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network)")
+    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network); repeat it for several networks", many, [])
     .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
-    .option("--net <mode>", "same as --network")
+    .option("--net <mode>", "same as --network", many, [])
     .option("--ip <address>", "the container's IPv4 address on its network")
     .option("--mac-address <mac>", "the MAC address of its network interface")
     .option("--network-alias <name>", "another name the containers on its network reach it by (repeatable)", many, [])
@@ -165,7 +165,8 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     securityOpt: f.securityOpt.map((o) => (/^seccomp[=:](?!unconfined$)[^/]/.test(o) ? `seccomp=${userPath(env, o.slice("seccomp=".length))}` : o)),
     stopSignal: f.stopSignal,
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
-    network: f.network ?? (f as { net?: string }).net,
+    network: [...f.network, ...(f as { net?: string[] }).net!][0],
+    extraNetworks: [...f.network, ...(f as { net?: string[] }).net!].slice(1),
     publish: f.publish,
     ip: f.ip,
     macAddress: f.macAddress,

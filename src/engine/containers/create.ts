@@ -22,6 +22,8 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
   containerArgs(h, image.config); // no command at all is refused before anything is made
   if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
   if (h.ip !== undefined) checkIp(ctx, h.network, h.ip);
+  for (const n of h.extraNetworks ?? []) n.name = getNetwork(ctx, n.name).name;
+  if (h.extraNetworks) h.extraNetworks = h.extraNetworks.filter((n, i, all) => n.name !== h.network && all.findIndex((m) => m.name === n.name) === i); // bridge and berth are one
   await checkPorts(ctx, h.ports ?? []); // a port already taken is refused before anything is made
   const id = randomBytes(32).toString("hex");
   const row: ContainerRow = {

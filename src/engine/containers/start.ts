@@ -107,8 +107,10 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
     const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
+    // more networks: eth1, eth2, … in the same netns
+    if (attached) for (const [i, n] of (h.extraNetworks ?? []).entries()) await attachContainer(ctx, row.id, n.name, [], { ip: n.ip, ifName: `eth${i + 1}` });
     writeEtc(ctx, row, h);
-    if (attached) updatePeerHosts(ctx, [attached.network]);
+    if (attached) updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
     const spec = containerSpec({
       netns: attached && netnsPath(attached.netns),
       id: row.id,
