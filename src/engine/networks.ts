@@ -30,7 +30,7 @@ import {
 } from "../network/index.js";
 import { defaultRoot, type EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
-import { checkPortFree, clash } from "./ports.js";
+import { checkPortFree, clash, freeHostPort } from "./ports.js";
 
 /** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
 export const DEFAULT_NETWORK = "berth";
@@ -231,6 +231,28 @@ export interface NetworkAttachment {
   netns: string;
   result: CniResult;
   portMappings: PortMapping[];
+}
+
+/** Host ports of every container's mappings: the running ones' (CNI cache) and the others' (their config). */
+export function publishedPorts(ctx: EngineContext): PortMapping[] {
+  const live = cniRuntime(ctx).all().flatMap((c) => (c.capabilityArgs?.portMappings as PortMapping[] | undefined) ?? []);
+  const configured = ctx.db.containers().flatMap((c) => (JSON.parse(c.config) as { ports?: PortMapping[] }).ports ?? []);
+  return [...live, ...configured];
+}
+
+/** `-P`: each ExposedPorts entry (`80/tcp`, `8000-8001/udp`) not published with -p gets a free host port. */
+export async function publishExposed(ctx: EngineContext, exposed: Record<string, object> | undefined, hostIP: string, ports: PortMapping[]): Promise<PortMapping[]> {
+  const out = [...ports];
+  for (const key of Object.keys(exposed ?? {})) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(key);
+    if (!m || m[3] === "sctp") continue; // portmap has tcp and udp
+    const protocol = (m[3] ?? "tcp") as "tcp" | "udp";
+    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]) && p <= 65535; p++) {
+      if (out.some((o) => o.containerPort === p && o.protocol === protocol)) continue;
+      out.push({ hostIP, hostPort: await freeHostPort(hostIP, protocol, [...publishedPorts(ctx), ...out]), containerPort: p, protocol });
+    }
+  }
+  return out;
 }
 
 /** Throws when a host port is published by another container of this berth or taken on the host. */

@@ -43,6 +43,10 @@ export interface ContainerOptions {
   network?: string;
   /** `-p [ip:]hostPort:containerPort[/proto]`: on a network (the default one when --network is not given) */
   publish?: string[];
+  /** `-P`: the image's ExposedPorts to free host ports berth picks (at create) */
+  publishAll?: boolean;
+  /** the host address -P publishes on (default: all of them) */
+  publishAllHostIp?: string;
   /** more networks after `network` (`--network a --network b`): interfaces eth1, eth2, … */
   extraNetworks?: string[];
   /** `--ip`: the container's address on its network (host-local's CNI_ARGS IP=) */
@@ -115,6 +119,9 @@ export interface HostConfig {
   network: string;
   /** -p, through the portmap plugin (absent in records made before it) */
   ports?: PortMapping[];
+  /** -P, turned into `ports` at create */
+  publishAll?: boolean;
+  publishAllHostIp?: string;
   /** networks after the first (eth1, …), from --network given again or `network connect` */
   extraNetworks?: ExtraNetwork[];
   ip?: string;
@@ -210,11 +217,18 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
-  const network = o.network ?? (ports.length ? "bridge" : "none");
-  if (ports.length && (network === "none" || network === "host")) throw invalidArgument(`-p: published ports need a network, not --network ${network}`);
+  const network = o.network ?? (ports.length || o.publishAll ? "bridge" : "none");
+  if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
+  if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host or a network's name`);
-  const onNetwork = network !== "none" && network !== "host";
+  if (!/^(container:)?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host, container:NAME|ID or a network's name`);
+  if (network.startsWith("container:")) {
+    // the other container's network namespace, /etc/hosts and resolv.conf: nothing of its own to set
+    const own = { "-p": ports.length > 0, "-P": o.publishAll, "--ip": o.ip, "--mac-address": o.macAddress, "--network-alias": o.networkAliases?.length, "--dns": o.dns?.length, "--dns-search": o.dnsSearch?.length, "--dns-option": o.dnsOptions?.length, "--add-host": o.addHosts?.length, "--hostname": o.hostname, "--network (again)": o.extraNetworks?.length };
+    const bad = Object.entries(own).find(([, v]) => v);
+    if (bad) throw invalidArgument(`conflicting options: ${bad[0]} and --network ${network} (it uses the other container's network)`);
+  }
+  const onNetwork = network !== "none" && network !== "host" && !network.startsWith("container:");
   const extraNetworks = [...new Set(o.extraNetworks ?? [])].filter((n) => n !== network).map((name): ExtraNetwork => ({ name }));
   for (const { name } of extraNetworks) if (!onNetwork || name === "none" || name === "host" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`--network ${name}: several networks must all be networks' names, not none or host`);
   if (o.ip !== undefined && (!onNetwork || !IPV4.test(o.ip))) throw invalidArgument(onNetwork ? `--ip ${JSON.stringify(o.ip)}: expected an IPv4 address` : `--ip: needs a network, not --network ${network}`);
@@ -285,6 +299,8 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     network,
     ports,
     extraNetworks: extraNetworks.length ? extraNetworks : undefined,
+    publishAll: o.publishAll || undefined,
+    publishAllHostIp: o.publishAll ? o.publishAllHostIp : undefined,
     ip: o.ip,
     macAddress: o.macAddress?.toLowerCase(),
     networkAliases: o.networkAliases?.length ? o.networkAliases : undefined,

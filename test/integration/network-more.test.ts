@@ -4,6 +4,7 @@
 // containers' /etc/hosts are looked up.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as http from "node:http";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,6 +13,19 @@ import { REPO, rootSkip } from "../helpers/oci.js";
 import { firewallRules, freeSubnet, links, netnses, run } from "../helpers/net.js";
 
 const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
+
+/** GET path on 127.0.0.1:port, bounded by a 3 s timeout. */
+function httpGet(port: number, p: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: p, timeout: 3000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
 
 interface Result {
   code: number;
@@ -29,8 +43,8 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
   let subA: string;
   let subB: string;
   let host: { links: string[]; netns: string[]; rules: string[] };
-  const berth = (args: string[]): Result => {
-    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 60_000 });
+  const berth = (args: string[], env: Record<string, string> = {}): Result => {
+    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
   const ok = (args: string[]) => {
@@ -170,6 +184,56 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     fails125(["run", "--rm", "--network", netA, "--network", "none", "busybox", "true"], /several networks must all be networks' names/);
     assert.deepEqual({ links: links(), ipam: ipamAllocations(), config: inspect(c).HostConfig }, before);
     ok(["rm", "-f", `${tag}f1`, `${tag}f2`]);
+  });
+
+  test("-P publishes the image's EXPOSE to free host ports: berth port shows them, 127.0.0.1 reaches them, rm takes them away", async () => {
+    ok(["create", "--name", `${tag}base`, "busybox", "true"]);
+    ok(["commit", "-c", "EXPOSE 80", "-c", "EXPOSE 81/udp", `${tag}base`, `${tag}web:1`]);
+    ok(["rm", `${tag}base`]);
+    const r = berth(["run", "-d", "--name", `${tag}w`, "-P", `${tag}web:1`, "httpd", "-f", "-p", "80", "-h", "/etc"], { BERTH_PUBLISH_ALL_IP: "127.0.0.1" });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = ok(["port", `${tag}w`]).trim().split("\n").sort();
+    assert.equal(lines.length, 2, lines.join("\n"));
+    assert.match(lines[0]!, /^80\/tcp -> 127\.0\.0\.1:(\d+)$/);
+    assert.match(lines[1]!, /^81\/udp -> 127\.0\.0\.1:(\d+)$/);
+    const port = Number(/:(\d+)$/.exec(lines[0]!)![1]);
+    assert.ok(port >= 32768 && port <= 60999, `a port in 32768-60999: ${port}`);
+    assert.equal(ok(["port", `${tag}w`, "80/tcp"]).trim(), `127.0.0.1:${port}`);
+    // httpd may need a moment to listen: bounded retries
+    let got: { status: number; body: string } | undefined;
+    for (let i = 0; i < 30 && !got; i++) {
+      got = await httpGet(port, "/hostname").catch(() => undefined);
+      if (!got) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(got?.status, 200);
+    assert.equal(got?.body.trim(), (inspect(`${tag}w`).Id as string).slice(0, 12), "the container's /etc/hostname, served by its httpd");
+    ok(["rm", "-f", `${tag}w`]);
+    assert.equal(await httpGet(port, "/hostname").then(() => "answered", () => "refused"), "refused", "the port goes with rm");
+    fails125(["run", "--rm", "--network", "none", "-P", `${tag}web:1`, "true"], /^berth: -P: published ports need a network, not --network none\n$/);
+    ok(["rmi", `${tag}web:1`]);
+  });
+
+  test("--network container:NAME shares the other's interfaces, /etc/hosts and resolv.conf; container:missing is refused", () => {
+    const hub = `${tag}hub`;
+    ok(["run", "-d", "--name", hub, "--network", netA, "--add-host", "only.hub:192.0.2.7", "busybox", "sleep", "300"]);
+    const links = (out: string) => out.split("\n").filter(Boolean).map((l) => l.replace(/^\d+: /, "").replace(/\s+/g, " ").replace(/@if\d+/, "")).map((l) => `${l.split(":")[0]} ${/link\/\S+ (\S+)/.exec(l)?.[1]}`).sort();
+    const mine = ok(["run", "--rm", "--network", `container:${hub}`, "busybox", "ip", "-o", "link"]);
+    assert.deepEqual(links(mine), links(ok(["exec", hub, "ip", "-o", "link"])));
+    assert.match(ok(["run", "--rm", "--network", `container:${hub}`, "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]), new RegExp(`inet ${esc(inspect(hub).NetworkSettings.IPAddress)}/24`));
+    assert.equal(ok(["run", "--rm", "--network", `container:${hub}`, "busybox", "cat", "/etc/hosts"]), ok(["exec", hub, "cat", "/etc/hosts"]));
+    assert.equal(ok(["run", "--rm", "--network", `container:${hub}`, "busybox", "cat", "/etc/resolv.conf"]), ok(["exec", hub, "cat", "/etc/resolv.conf"]));
+    // both see one loopback: a server in the joiner is reached from the hub on 127.0.0.1
+    ok(["run", "-d", "--name", `${tag}side`, "--network", `container:${hub}`, "busybox", "httpd", "-f", "-p", "127.0.0.1:8099", "-h", "/etc"]);
+    let body = "";
+    for (let i = 0; i < 30 && !body.includes("only.hub"); i++) body = berth(["exec", hub, "wget", "-O", "-", "http://127.0.0.1:8099/hosts"]).stdout;
+    assert.match(body, /only\.hub/);
+    const ps = ok(["ps", "-aq"]);
+    fails125(["run", "--rm", "--network", "container:missing", "busybox", "true"], /^berth: No such container: missing\n$/);
+    fails125(["run", "--rm", "--network", `container:${hub}`, "--add-host", "a:192.0.2.1", "busybox", "true"], /^berth: conflicting options: --add-host and --network container:/);
+    assert.equal(ok(["ps", "-aq"]), ps);
+    ok(["stop", "-t", "1", hub]);
+    fails125(["run", "--rm", "--network", `container:${hub}`, "busybox", "true"], new RegExp(`^berth: cannot join network of a non running container: ${hub}\n$`));
+    ok(["rm", "-f", `${tag}side`, hub]);
   });
 
   test("bad input is one line, exit 125, nothing made", () => {

@@ -34,6 +34,7 @@ export interface ContainerFlags {
   stopTimeout?: string;
   network: string[];
   publish: string[];
+  publishAll?: boolean;
   ip?: string;
   macAddress?: string;
   networkAlias: string[];
@@ -78,6 +79,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network); repeat it for several networks", many, [])
     .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
     .option("--net <mode>", "same as --network", many, [])
+    .option("-P, --publish-all", "publish the image's exposed ports on free host ports (on $BERTH_PUBLISH_ALL_IP if set, else all addresses)")
     .option("--ip <address>", "the container's IPv4 address on its network")
     .option("--mac-address <mac>", "the MAC address of its network interface")
     .option("--network-alias <name>", "another name the containers on its network reach it by (repeatable)", many, [])
@@ -168,6 +170,8 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     network: [...f.network, ...(f as { net?: string[] }).net!][0],
     extraNetworks: [...f.network, ...(f as { net?: string[] }).net!].slice(1),
     publish: f.publish,
+    publishAll: f.publishAll,
+    publishAllHostIp: f.publishAll ? env.cli.env.BERTH_PUBLISH_ALL_IP || undefined : undefined,
     ip: f.ip,
     macAddress: f.macAddress,
     networkAliases: f.networkAlias,
