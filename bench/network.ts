@@ -4,12 +4,17 @@
 // from Debian, run in the containers' named netns with `ip netns exec`, so the container needs
 // no iperf3 of its own). Traffic only between the bench's own namespaces, or on 127.0.0.1.
 // Everything (root, network, bridge, netns, rules) is removed at the end.
+// With podman installed, also `podman run --rm` with its default CNI bridge against its
+// `--network none`: podman gets a throwaway --root/--runroot/--tmpdir/--network-config-dir
+// and cgroup parent; its bridge (cni-podman0), the CNI chains it leaves, its cgroups and
+// /var/lib/cni (when the bench made it) are removed at the end.
 // Usage: node dist/bench/network.js [--iterations N] [--seconds S] [--json]
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { dropEmptyChains } from "../src/network/index.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BERTH = path.join(REPO, "bin", "berth");
@@ -35,6 +40,33 @@ function sh(cmd: string, args: string[]): { code: number; ms: number; stdout: st
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: TIMEOUT_MS, killSignal: "SIGKILL" });
   return { code: r.status ?? 137, ms: performance.now() - t0, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+// podman, all of it under `dir`; the bridge and /var/lib/cni are the host's and go at the end
+const podmanDir = path.join(dir, "podman");
+const cgroupParent = path.basename(dir);
+const podmanEnv: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: path.join(podmanDir, "containers.conf"), TMPDIR: path.join(podmanDir, "tmpdir") };
+const podmanArgs = ["--root", path.join(podmanDir, "root"), "--runroot", path.join(podmanDir, "runroot"), "--tmpdir", path.join(podmanDir, "tmp"), "--network-config-dir", path.join(podmanDir, "networks"), "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+const hasPodman = ["podman", "conmon"].every((t) => sh("sh", ["-c", `command -v ${t}`]).code === 0);
+const hadVarLibCni = existsSync("/var/lib/cni");
+const hadPodmanBridge = existsSync("/sys/class/net/cni-podman0");
+let podmanReady = false;
+
+function podman(args: string[]) {
+  const t0 = performance.now();
+  const r = spawnSync("podman", [...podmanArgs, ...args], { encoding: "utf8", timeout: TIMEOUT_MS, killSignal: "SIGKILL", env: podmanEnv });
+  const out = { code: r.status ?? 137, ms: performance.now() - t0, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  if (out.code !== 0) throw new Error(`podman ${args.join(" ")}: exit ${out.code}: ${out.stderr.trim()}`);
+  return out;
+}
+
+function rmTree(d: string): void {
+  try {
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rmTree(path.join(d, e.name));
+    rmdirSync(d);
+  } catch {
+    // busy or gone
+  }
 }
 
 function berth(args: string[]) {
@@ -82,6 +114,26 @@ async function main(): Promise<void> {
     none.push(berth(["run", "--rm", "--network", "none", "busybox", "true"]).ms);
     bridge.push(berth(["run", "--rm", "--network", net, "busybox", "true"]).ms);
   }
+  const podNone: number[] = [];
+  const podBridge: number[] = [];
+  if (hasPodman) {
+    mkdirSync(path.join(podmanDir, "tmpdir"), { recursive: true });
+    // podman's rootful default ulimits can exceed the host's hard limits: the host's own
+    writeFileSync(path.join(podmanDir, "containers.conf"), ["[containers]", 'default_ulimits = []', "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ""].join("\n"));
+    const tar = path.join(dir, "busybox.tar");
+    const c = berth(["create", "busybox", "true"]).stdout.trim();
+    berth(["export", "-o", tar, c]);
+    berth(["rm", c]);
+    podman(["import", "-q", tar, "localhost/busybox:latest"]);
+    podmanReady = true;
+    const run = (network: string[]) => podman(["run", "--rm", ...network, "--cgroup-parent", `/${cgroupParent}/podman`, "--pull", "never", "localhost/busybox:latest", "true"]).ms;
+    run(["--network", "none"]);
+    run([]);
+    for (let i = 0; i < iterations; i++) {
+      podNone.push(run(["--network", "none"]));
+      podBridge.push(run([])); // podman's default network: its CNI bridge (cni-podman0, 10.88.0.0/16)
+    }
+  }
   const ids = [1, 2].map(() => berth(["run", "-d", "--network", net, "busybox", "sleep", "600"]).stdout.trim());
   const ip1 = (JSON.parse(berth(["inspect", ids[0]!]).stdout)[0] as { NetworkSettings: { IPAddress: string } }).NetworkSettings.IPAddress;
   const ns = ids.map((id) => `berth-${id.slice(0, 12)}`);
@@ -91,6 +143,9 @@ async function main(): Promise<void> {
     runNoneMs: Math.round(median(none)),
     runBridgeMs: Math.round(median(bridge)),
     bridgeCostMs: Math.round(median(bridge) - median(none)),
+    ...(hasPodman
+      ? { podmanNoneMs: Math.round(median(podNone)), podmanBridgeMs: Math.round(median(podBridge)), podmanBridgeCostMs: Math.round(median(podBridge) - median(podNone)) }
+      : { podman: "not installed: not measured" }),
     iterations,
     bridgeGbps: +(overBridge / 1e9).toFixed(2),
     loopbackGbps: +(loopback / 1e9).toFixed(2),
@@ -100,6 +155,7 @@ async function main(): Promise<void> {
   else {
     process.stdout.write(`berth run --rm busybox true, median of ${iterations}:\n`);
     process.stdout.write(`  --network none     ${out.runNoneMs} ms\n  --network bridge   ${out.runBridgeMs} ms  (+${out.bridgeCostMs} ms: CNI ADD and DEL)\n`);
+    if ("podmanNoneMs" in out) process.stdout.write(`podman run --rm busybox true, median of ${iterations}:\n  --network none     ${out.podmanNoneMs} ms\n  its CNI bridge     ${out.podmanBridgeMs} ms  (+${out.podmanBridgeCostMs} ms)\n`);
     process.stdout.write(`TCP throughput, iperf3 ${seconds} s:\n  container to container over the bridge  ${out.bridgeGbps} Gbit/s\n  host loopback                           ${out.loopbackGbps} Gbit/s\n`);
   }
 }
@@ -110,5 +166,14 @@ try {
   for (const id of sh(BERTH, ["--root", root, "--runroot", runroot, "ps", "-aq"]).stdout.split("\n").filter(Boolean)) sh(BERTH, ["--root", root, "--runroot", runroot, "rm", "-f", id]);
   sh(BERTH, ["--root", root, "--runroot", runroot, "network", "rm", net]);
   sh(BERTH, ["--root", root, "--runroot", runroot, "network", "prune"]);
+  if (podmanReady) spawnSync("podman", [...podmanArgs, "rm", "--all", "--force", "--time", "0"], { env: podmanEnv, timeout: TIMEOUT_MS });
+  if (hasPodman) {
+    // what podman's CNI bridge leaves on the host: its bridge, the plugins' empty chains, its IPAM and cache
+    if (!hadPodmanBridge && existsSync("/sys/class/net/cni-podman0")) sh("ip", ["link", "delete", "cni-podman0"]);
+    dropEmptyChains();
+    if (!hadVarLibCni) rmSync("/var/lib/cni", { recursive: true, force: true });
+    for (const h of readdirSync("/sys/fs/cgroup")) rmTree(path.join("/sys/fs/cgroup", h, cgroupParent));
+    for (const m of sh("cat", ["/proc/mounts"]).stdout.split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dir + "/")).reverse()) sh("umount", ["-l", m]);
+  }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -150,8 +150,8 @@ export class EngineDb {
     return this.db.prepare(`SELECT ${COLUMNS} FROM containers ORDER BY created DESC, id`).all() as ContainerRow[];
   }
 
-  updateContainer(id: string, change: Partial<Pick<ContainerRow, "state" | "pid" | "monitorPid" | "monitorStart" | "startedAt" | "finishedAt" | "exitCode" | "name">>): void {
-    const cols: Record<string, string> = { state: "state", pid: "pid", monitorPid: "monitor_pid", monitorStart: "monitor_start", startedAt: "started_at", finishedAt: "finished_at", exitCode: "exit_code", name: "name" };
+  updateContainer(id: string, change: Partial<Pick<ContainerRow, "state" | "pid" | "monitorPid" | "monitorStart" | "startedAt" | "finishedAt" | "exitCode" | "name" | "config">>): void {
+    const cols: Record<string, string> = { state: "state", pid: "pid", monitorPid: "monitor_pid", monitorStart: "monitor_start", startedAt: "started_at", finishedAt: "finished_at", exitCode: "exit_code", name: "name", config: "config" };
     const keys = Object.keys(change).filter((k) => k in cols);
     if (keys.length === 0) return;
     this.db.prepare(`UPDATE containers SET ${keys.map((k) => `${cols[k]} = @${k}`).join(", ")} WHERE id = @id`).run({ ...change, id });

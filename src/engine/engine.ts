@@ -31,6 +31,8 @@ import { rename } from "./containers/rename.js";
 import { size, type ContainerSize } from "./containers/size.js";
 import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, removeNetwork, type Network, type NetworkCreateOptions, type PortMapping } from "./networks.js";
 import { ports } from "./containers/port.js";
+import { connect, type ConnectOptions } from "./containers/connect.js";
+import { disconnect } from "./containers/disconnect.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -251,6 +253,16 @@ export class Engine {
 
   pruneNetworks(): Promise<string[]> {
     return pruneNetworks(this.ctx);
+  }
+
+  /** `network connect`: one more network (interface eth1, …) for a container, at once if it runs. */
+  connect(network: string, ref: string, opts?: ConnectOptions): Promise<void> {
+    return connect(this.ctx, network, ref, opts);
+  }
+
+  /** `network disconnect`: the container leaves the network (its interface goes at once if it runs). */
+  disconnect(network: string, ref: string, opts?: { force?: boolean }): Promise<void> {
+    return disconnect(this.ctx, network, ref, opts?.force ?? false);
   }
 
   /** Waits for background cleanups this process started, then closes the database. */

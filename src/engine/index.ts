@@ -10,3 +10,4 @@ export { defaultRoot, defaultRunroot } from "./context.js";
 export type { CopyOptions, FsChange, CommitOptions } from "./engine.js";
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine.js";
 export type { Network, NetworkCreateOptions, PortMapping } from "./engine.js";
+export type { ConnectOptions } from "./containers/connect.js";

@@ -30,7 +30,7 @@ import {
 } from "../network/index.js";
 import { defaultRoot, type EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
-import { checkPortFree, clash } from "./ports.js";
+import { checkPortFree, clash, freeHostPort } from "./ports.js";
 
 /** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
 export const DEFAULT_NETWORK = "berth";
@@ -166,9 +166,16 @@ export async function listNetworks(ctx: EngineContext): Promise<Network[]> {
   return ctx.db.networks().map((r) => toNetwork(ctx, r));
 }
 
+/** The berth networks a container's config names, first (eth0) first; none for none, host or container:… */
+export function configNetworks(config: string): string[] {
+  const h = JSON.parse(config) as { network?: string; extraNetworks?: { name: string }[] };
+  if (!h.network || h.network === "none" || h.network === "host" || h.network.startsWith("container:")) return [];
+  return [h.network, ...(h.extraNetworks ?? []).map((n) => n.name)];
+}
+
 /** Containers (by name) whose config names the network. */
 export function networkUsers(ctx: EngineContext, name: string): string[] {
-  return ctx.db.containers().filter((c) => (JSON.parse(c.config) as { network?: string }).network === name).map((c) => c.name);
+  return ctx.db.containers().filter((c) => configNetworks(c.config).includes(name)).map((c) => c.name);
 }
 
 export async function removeNetwork(ctx: EngineContext, name: string): Promise<void> {
@@ -226,6 +233,28 @@ export interface NetworkAttachment {
   portMappings: PortMapping[];
 }
 
+/** Host ports of every container's mappings: the running ones' (CNI cache) and the others' (their config). */
+export function publishedPorts(ctx: EngineContext): PortMapping[] {
+  const live = cniRuntime(ctx).all().flatMap((c) => (c.capabilityArgs?.portMappings as PortMapping[] | undefined) ?? []);
+  const configured = ctx.db.containers().flatMap((c) => (JSON.parse(c.config) as { ports?: PortMapping[] }).ports ?? []);
+  return [...live, ...configured];
+}
+
+/** `-P`: each ExposedPorts entry (`80/tcp`, `8000-8001/udp`) not published with -p gets a free host port. */
+export async function publishExposed(ctx: EngineContext, exposed: Record<string, object> | undefined, hostIP: string, ports: PortMapping[]): Promise<PortMapping[]> {
+  const out = [...ports];
+  for (const key of Object.keys(exposed ?? {})) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(key);
+    if (!m || m[3] === "sctp") continue; // portmap has tcp and udp
+    const protocol = (m[3] ?? "tcp") as "tcp" | "udp";
+    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]) && p <= 65535; p++) {
+      if (out.some((o) => o.containerPort === p && o.protocol === protocol)) continue;
+      out.push({ hostIP, hostPort: await freeHostPort(hostIP, protocol, [...publishedPorts(ctx), ...out]), containerPort: p, protocol });
+    }
+  }
+  return out;
+}
+
 /** Throws when a host port is published by another container of this berth or taken on the host. */
 export async function checkPorts(ctx: EngineContext, portMappings: PortMapping[]): Promise<void> {
   const all = cniRuntime(ctx).all();
@@ -236,19 +265,52 @@ export async function checkPorts(ctx: EngineContext, portMappings: PortMapping[]
   }
 }
 
+/** Throws unless `ip` is a host address of the network's subnet other than its gateway. */
+export function checkIp(ctx: EngineContext, network: string, ip: string): void {
+  const n = getNetwork(ctx, network);
+  const s = parseSubnet(n.subnet);
+  const a = parseIp(ip);
+  const broadcast = (s.base + 2 ** (32 - s.prefix) - 1) >>> 0;
+  if (a === undefined || !contains(s, a) || a === s.base || a === broadcast) throw invalidArgument(`--ip ${ip}: not a host address of network ${n.name} (${n.subnet})`);
+  if (ip === n.gateway) throw invalidArgument(`--ip ${ip}: the gateway of network ${n.name}`);
+  const holder = cniRuntime(ctx).all().find((c) => c.network === n.name && c.result?.ips?.some((i) => i.address.split("/")[0] === ip));
+  if (holder) throw conflict(`--ip ${ip}: address already in use on network ${n.name} (container ${holder.containerId.slice(0, 12)})`);
+}
+
+/** What one attachment asks for besides ports: a fixed address (host-local's CNI_ARGS IP=), a MAC (the tuning plugin). */
+export interface AttachOptions {
+  ip?: string;
+  mac?: string;
+  /** eth0 (the default) makes the netns; eth1, … join the one the container has (no default route through them) */
+  ifName?: string;
+}
+
 /** Makes the container's netns and attaches it to `network`; undone whole on failure. */
-export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = []): Promise<NetworkAttachment> {
+export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = [], o: AttachOptions = {}): Promise<NetworkAttachment> {
   const r = ctx.db.network(networkName(network));
   if (!r) throw notFound(`network ${network} not found`);
   const list = confList(ctx, r);
+  // tuning sets the MAC on the container's end, right after the bridge plugin made it
+  if (o.mac) list.plugins.splice(1, 0, { type: "tuning", capabilities: { mac: true }, dataDir: path.join(dir(ctx), "tuning") });
+  const capabilityArgs: Record<string, unknown> = { ...(portMappings.length ? { portMappings } : {}), ...(o.mac ? { mac: o.mac } : {}) };
   const cni = cniRuntime(ctx);
   for (const p of list.plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
   const name = containerNetns(id);
+  const ifName = o.ifName ?? "eth0";
+  if (ifName !== "eth0") {
+    // one more interface in the netns the container has; its first network keeps the default route
+    const ipam = list.plugins[0]!.ipam as { routes?: unknown[] };
+    ipam.routes = [];
+    await checkPorts(ctx, portMappings);
+    const result = await cni.add(list, { containerId: id, netns: netnsPath(name), ifName, capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
+    isolate(ctx);
+    return { network: r.name, ifName, netns: name, result, portMappings };
+  }
   await detachContainer(ctx, id); // a crashed start's leftovers
   await checkPorts(ctx, portMappings);
   const netns = createNetns(name);
   try {
-    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs: portMappings.length ? { portMappings } : {} });
+    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
     isolate(ctx);
     return { network: r.name, ifName: "eth0", netns: name, result, portMappings };
   } catch (e) {
@@ -269,23 +331,69 @@ export function containerAttachments(ctx: EngineContext, id: string): NetworkAtt
 export async function detachContainer(ctx: EngineContext, id: string): Promise<void> {
   const cni = cniRuntime(ctx);
   const networks = new Set<string>();
-  // rm -f and the container's monitor may both be here: each DEL is claimed by one of them;
-  // the other waits for it (bounded), and takes over a claim whose process died
-  for (let i = 0; i < 300; i++) {
-    const cached = cni.cachedFor(id);
-    for (const c of cached) {
-      networks.add(c.network);
-      await cni.del(c.network, id, c.ifName);
+  // one berth at a time tears a container's attachments down: two bridge DELs of one
+  // container at once (its eth0 and eth1) race in iptables-nft and lose a NAT rule
+  const lock = await lockDetach(ctx, id);
+  try {
+    // rm -f and the container's monitor may both be here: each DEL is claimed by one of them;
+    // the other waits for it (bounded), and takes over a claim whose process died
+    for (let i = 0; i < 300; i++) {
+      // the last interface first: eth0 (its first network's) goes last
+      const cached = cni.cachedFor(id).sort((a, b) => b.ifName.localeCompare(a.ifName, undefined, { numeric: true }));
+      for (const c of cached) {
+        networks.add(c.network);
+        await cni.del(c.network, id, c.ifName);
+      }
+      if (!cni.deleting(id)) break;
+      await new Promise((r) => setTimeout(r, 50));
     }
-    if (!cni.deleting(id)) break;
-    await new Promise((r) => setTimeout(r, 50));
+    // the netns goes after DEL: the bridge plugin skips its NAT rules' teardown without one
+    deleteNetns(containerNetns(id));
+  } finally {
+    if (lock) fs.rmSync(lock, { force: true });
   }
-  // the netns goes after DEL: the bridge plugin skips its NAT rules' teardown without one
-  deleteNetns(containerNetns(id));
   if (networks.size === 0) return;
   updatePeerHosts(ctx, [...networks]);
   isolate(ctx);
   if (cni.all().length === 0) dropEmptyChains();
+}
+
+/** Takes <cache>/<id>.detach (its holder's pid in it); waits (bounded) while a live berth holds it, takes over a dead one's. */
+async function lockDetach(ctx: EngineContext, id: string): Promise<string | undefined> {
+  const lock = path.join(dir(ctx), "cache", `${id}.detach`);
+  fs.mkdirSync(path.dirname(lock), { recursive: true, mode: 0o700 });
+  for (let i = 0; i < 600; i++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let holder = 0;
+    try {
+      holder = Number(fs.readFileSync(lock, "utf8"));
+    } catch {
+      continue; // released meanwhile
+    }
+    if (holder > 0 && !processExists(holder)) fs.rmSync(lock, { force: true });
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined; // held for 30 s: go on regardless (DEL claims still keep each attachment's DEL to one berth)
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** After an attachment went (`network disconnect`): isolation rules for the bridges still in use; the plugins' empty chains when none is. */
+export function attachmentsChanged(ctx: EngineContext): void {
+  isolate(ctx);
+  if (cniRuntime(ctx).all().length === 0) dropEmptyChains();
 }
 
 /** The isolation rules for the bridges that have containers on them now. */
@@ -311,9 +419,9 @@ const PEERS = "# berth: containers on the same networks (kept up to date by bert
  * with its name, short ID and hostname, so containers reach each other by name. The file is
  * bind-mounted, so it is rewritten in place (same inode), never replaced.
  */
-export function updatePeerHosts(ctx: EngineContext, networks: string[]): void {
+export function updatePeerHosts(ctx: EngineContext, networks: string[], also: string[] = []): void {
   const all = cniRuntime(ctx).all().filter((c) => c.result);
-  const members = new Set(all.filter((c) => networks.includes(c.network)).map((c) => c.containerId));
+  const members = new Set([...all.filter((c) => networks.includes(c.network)).map((c) => c.containerId), ...also]);
   for (const id of members) {
     const mine = new Set(all.filter((c) => c.containerId === id).map((c) => c.network));
     const lines: string[] = [];
@@ -322,8 +430,10 @@ export function updatePeerHosts(ctx: EngineContext, networks: string[]): void {
       const row = ctx.db.container(c.containerId);
       const ip = c.result!.ips?.[0]?.address.split("/")[0];
       if (!row || !ip) continue;
-      const hostname = (JSON.parse(row.config) as { hostname?: string }).hostname;
-      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(hostname ? [hostname] : [])])].join(" ")}`);
+      const h = JSON.parse(row.config) as { hostname?: string; network?: string; networkAliases?: string[]; extraNetworks?: { name: string; aliases?: string[] }[] };
+      // --network-alias names it on its first network; `network connect --alias` on that one
+      const aliases = c.network === h.network ? (h.networkAliases ?? []) : (h.extraNetworks?.find((n) => n.name === c.network)?.aliases ?? []);
+      lines.push(`${ip}\t${[...new Set([row.name, row.id.slice(0, 12), ...(h.hostname ? [h.hostname] : []), ...aliases])].join(" ")}`);
     }
     const file = ctx.paths(id).hosts;
     let text: string;

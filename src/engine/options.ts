@@ -43,6 +43,24 @@ export interface ContainerOptions {
   network?: string;
   /** `-p [ip:]hostPort:containerPort[/proto]`: on a network (the default one when --network is not given) */
   publish?: string[];
+  /** `-P`: the image's ExposedPorts to free host ports berth picks (at create) */
+  publishAll?: boolean;
+  /** the host address -P publishes on (default: all of them) */
+  publishAllHostIp?: string;
+  /** more networks after `network` (`--network a --network b`): interfaces eth1, eth2, … */
+  extraNetworks?: string[];
+  /** `--ip`: the container's address on its network (host-local's CNI_ARGS IP=) */
+  ip?: string;
+  /** `--mac-address`: its interface's MAC (the tuning plugin) */
+  macAddress?: string;
+  /** `--network-alias`: more names the peers on its networks know it by */
+  networkAliases?: string[];
+  /** `--dns`, `--dns-search`, `--dns-option`: replace the host's in /etc/resolv.conf */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** `--add-host host:ip`: lines in /etc/hosts */
+  addHosts?: string[];
   /** `--rm` */
   autoRemove?: boolean;
   /** `-t`: the program gets a terminal, held by its monitor */
@@ -101,6 +119,19 @@ export interface HostConfig {
   network: string;
   /** -p, through the portmap plugin (absent in records made before it) */
   ports?: PortMapping[];
+  /** -P, turned into `ports` at create */
+  publishAll?: boolean;
+  publishAllHostIp?: string;
+  /** networks after the first (eth1, …), from --network given again or `network connect` */
+  extraNetworks?: ExtraNetwork[];
+  ip?: string;
+  macAddress?: string;
+  networkAliases?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** [name, ip] */
+  addHosts?: [string, string][];
   autoRemove: boolean;
   tty?: boolean;
   openStdin?: boolean;
@@ -168,6 +199,16 @@ export function checkName(name: string): void {
   if (!/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
 }
 
+/** A network a container is on besides its first: its own --ip and aliases (`network connect`). */
+export interface ExtraNetwork {
+  name: string;
+  ip?: string;
+  aliases?: string[];
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,252})$/;
+
 export function parseOptions(o: ContainerOptions): HostConfig {
   if (!o.image) throw invalidArgument("an image is required");
   if (o.name !== undefined) checkName(o.name);
@@ -176,10 +217,32 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
-  const network = o.network ?? (ports.length ? "bridge" : "none");
-  if (ports.length && (network === "none" || network === "host")) throw invalidArgument(`-p: published ports need a network, not --network ${network}`);
+  const network = o.network ?? (ports.length || o.publishAll ? "bridge" : "none");
+  if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
+  if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host or a network's name`);
+  if (!/^(container:)?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) throw invalidArgument(`--network ${JSON.stringify(network)}: expected none, host, container:NAME|ID or a network's name`);
+  if (network.startsWith("container:")) {
+    // the other container's network namespace, /etc/hosts and resolv.conf: nothing of its own to set
+    const own = { "-p": ports.length > 0, "-P": o.publishAll, "--ip": o.ip, "--mac-address": o.macAddress, "--network-alias": o.networkAliases?.length, "--dns": o.dns?.length, "--dns-search": o.dnsSearch?.length, "--dns-option": o.dnsOptions?.length, "--add-host": o.addHosts?.length, "--hostname": o.hostname, "--network (again)": o.extraNetworks?.length };
+    const bad = Object.entries(own).find(([, v]) => v);
+    if (bad) throw invalidArgument(`conflicting options: ${bad[0]} and --network ${network} (it uses the other container's network)`);
+  }
+  const onNetwork = network !== "none" && network !== "host" && !network.startsWith("container:");
+  const extraNetworks = [...new Set(o.extraNetworks ?? [])].filter((n) => n !== network).map((name): ExtraNetwork => ({ name }));
+  for (const { name } of extraNetworks) if (!onNetwork || name === "none" || name === "host" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidArgument(`--network ${name}: several networks must all be networks' names, not none or host`);
+  if (o.ip !== undefined && (!onNetwork || !IPV4.test(o.ip))) throw invalidArgument(onNetwork ? `--ip ${JSON.stringify(o.ip)}: expected an IPv4 address` : `--ip: needs a network, not --network ${network}`);
+  if (o.macAddress !== undefined && (!onNetwork || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(o.macAddress) || (parseInt(o.macAddress.slice(0, 2), 16) & 1) === 1)) throw invalidArgument(onNetwork ? `--mac-address ${JSON.stringify(o.macAddress)}: expected a unicast MAC such as 02:42:ac:11:00:02` : `--mac-address: needs a network, not --network ${network}`);
+  for (const a of o.networkAliases ?? []) if (!onNetwork || !HOSTNAME.test(a)) throw invalidArgument(onNetwork ? `--network-alias ${JSON.stringify(a)}: expected a host name` : `--network-alias: needs a network, not --network ${network}`);
+  for (const d of o.dns ?? []) if (!IPV4.test(d) && !/^[0-9a-fA-F:]+$/.test(d)) throw invalidArgument(`--dns ${JSON.stringify(d)}: expected an IP address`);
+  for (const d of o.dnsSearch ?? []) if (d !== "." && !HOSTNAME.test(d)) throw invalidArgument(`--dns-search ${JSON.stringify(d)}: expected a domain`);
+  for (const d of o.dnsOptions ?? []) if (!/^[a-zA-Z0-9_-]+(:[0-9]+)?$/.test(d)) throw invalidArgument(`--dns-option ${JSON.stringify(d)}: expected an option such as ndots:2`);
+  const addHosts = (o.addHosts ?? []).map((a): [string, string] => {
+    const i = a.search(/[:=]/);
+    const [host, ip] = i < 0 ? ["", ""] : [a.slice(0, i), a.slice(i + 1)];
+    if (!HOSTNAME.test(host) || !(IPV4.test(ip) || /^[0-9a-fA-F:]+$/.test(ip))) throw invalidArgument(`--add-host ${JSON.stringify(a)}: expected HOST:IP`);
+    return [host, ip];
+  });
   let seccomp: HostConfig["seccomp"] = "default";
   let noNewPrivileges = false;
   for (const s of o.securityOpt ?? []) {
@@ -235,6 +298,16 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     stopTimeout: o.stopTimeout,
     network,
     ports,
+    extraNetworks: extraNetworks.length ? extraNetworks : undefined,
+    publishAll: o.publishAll || undefined,
+    publishAllHostIp: o.publishAll ? o.publishAllHostIp : undefined,
+    ip: o.ip,
+    macAddress: o.macAddress?.toLowerCase(),
+    networkAliases: o.networkAliases?.length ? o.networkAliases : undefined,
+    dns: o.dns?.length ? o.dns : undefined,
+    dnsSearch: o.dnsSearch?.length ? o.dnsSearch : undefined,
+    dnsOptions: o.dnsOptions?.length ? o.dnsOptions : undefined,
+    addHosts: addHosts.length ? addHosts : undefined,
     autoRemove: o.autoRemove ?? false,
     tty: o.tty ?? false,
     openStdin: o.openStdin ?? false,

@@ -48,3 +48,24 @@ export async function checkPortFree(m: PortMapping): Promise<void> {
     }
   });
 }
+
+/**
+ * A host port for `-P`: the first free one from a random place in Docker's range
+ * (32768-60999), not in `taken` and not bound on the host; bounded tries.
+ */
+export async function freeHostPort(hostIP: string, protocol: "tcp" | "udp", taken: PortMapping[]): Promise<number> {
+  const [lo, hi] = [32768, 60999];
+  const start = lo + Math.floor(Math.random() * (hi - lo + 1));
+  for (let i = 0; i < 500; i++) {
+    const hostPort = lo + ((start - lo + i) % (hi - lo + 1));
+    const m: PortMapping = { hostIP, hostPort, containerPort: 0, protocol };
+    if (taken.some((t) => clash(t, m))) continue;
+    try {
+      await checkPortFree(m);
+      return hostPort;
+    } catch {
+      // bound: the next one
+    }
+  }
+  throw conflict(`-P: no free host port found for ${protocol} in ${lo}-${hi}`);
+}

@@ -304,6 +304,11 @@ export class CniRuntime {
     fs.rmSync(claim, { force: true });
   }
 
+  /** Forgets an attachment without DEL (`network disconnect -f` after a DEL failed). */
+  forget(network: string, containerId: string, ifName: string): void {
+    fs.rmSync(this.cacheFile(network, containerId, ifName), { force: true });
+  }
+
   /** Whether a DEL of one of the container's attachments is under way (its netns must stay until it is done). */
   deleting(containerId: string): boolean {
     return this.read(".json.del-").some((c) => c.containerId === containerId);

@@ -32,8 +32,16 @@ export interface ContainerFlags {
   securityOpt: string[];
   stopSignal?: string;
   stopTimeout?: string;
-  network?: string;
+  network: string[];
   publish: string[];
+  publishAll?: boolean;
+  ip?: string;
+  macAddress?: string;
+  networkAlias: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  addHost: string[];
   rm?: boolean;
   init?: boolean;
   logOpt: string[];
@@ -68,9 +76,17 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--security-opt <opt>", "seccomp=unconfined|FILE, no-new-privileges (repeatable)", many, [])
     .option("--stop-signal <signal>", "the signal stop sends first")
     .option("--stop-timeout <seconds>", "how long stop waits before SIGKILL")
-    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network)")
+    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network); repeat it for several networks", many, [])
     .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
-    .option("--net <mode>", "same as --network")
+    .option("--net <mode>", "same as --network", many, [])
+    .option("-P, --publish-all", "publish the image's exposed ports on free host ports (on $BERTH_PUBLISH_ALL_IP if set, else all addresses)")
+    .option("--ip <address>", "the container's IPv4 address on its network")
+    .option("--mac-address <mac>", "the MAC address of its network interface")
+    .option("--network-alias <name>", "another name the containers on its network reach it by (repeatable)", many, [])
+    .option("--dns <ip>", "a nameserver for /etc/resolv.conf (repeatable; replaces the host's)", many, [])
+    .option("--dns-search <domain>", "a search domain for /etc/resolv.conf (repeatable)", many, [])
+    .option("--dns-option <opt>", "an option line for /etc/resolv.conf, e.g. ndots:2 (repeatable)", many, [])
+    .option("--add-host <host:ip>", "a line in /etc/hosts (repeatable)", many, [])
     .option("--rm", "remove the container when it exits")
     .option("--init", "run an init (tini) as PID 1 that forwards signals and reaps zombies")
     .option("--log-opt <KEY=VALUE>", "json-file log: max-size=10m, max-file=3 (repeatable)", many, [])
@@ -151,8 +167,18 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     securityOpt: f.securityOpt.map((o) => (/^seccomp[=:](?!unconfined$)[^/]/.test(o) ? `seccomp=${userPath(env, o.slice("seccomp=".length))}` : o)),
     stopSignal: f.stopSignal,
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
-    network: f.network ?? (f as { net?: string }).net,
+    network: [...f.network, ...(f as { net?: string[] }).net!][0],
+    extraNetworks: [...f.network, ...(f as { net?: string[] }).net!].slice(1),
     publish: f.publish,
+    publishAll: f.publishAll,
+    publishAllHostIp: f.publishAll ? env.cli.env.BERTH_PUBLISH_ALL_IP || undefined : undefined,
+    ip: f.ip,
+    macAddress: f.macAddress,
+    networkAliases: f.networkAlias,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: f.dnsOption,
+    addHosts: f.addHost,
     autoRemove: f.rm,
     init: f.init,
     logOpts: pairs(f.logOpt, "--log-opt"),

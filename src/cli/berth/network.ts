@@ -1,4 +1,4 @@
-// network: bridge networks run through CNI (create, ls, inspect, rm, prune).
+// network: bridge networks run through CNI (create, ls, inspect, rm, prune, connect, disconnect).
 import type { Command } from "commander";
 import { formatRows } from "../render.js";
 import { type CommandEnv, engine } from "./globals.js";
@@ -69,6 +69,25 @@ export function register(program: Command, env: CommandEnv): void {
         await engine(env).removeNetwork(n);
         env.cli.stdout.write(`${n}\n`);
       }
+    });
+  network
+    .command("connect")
+    .description("connect a container to a network (one more interface)")
+    .argument("<network>")
+    .argument("<container>")
+    .option("--ip <address>", "its IPv4 address on the network")
+    .option("--alias <name>", "another name its peers on the network reach it by (repeatable)", many, [])
+    .action(async (net: string, ref: string, opts: { ip?: string; alias: string[] }) => {
+      await engine(env).connect(net, ref, { ip: opts.ip, aliases: opts.alias });
+    });
+  network
+    .command("disconnect")
+    .description("disconnect a container from a network")
+    .argument("<network>")
+    .argument("<container>")
+    .option("-f, --force", "forget the attachment even if its plugins fail to remove it")
+    .action(async (net: string, ref: string, opts: { force?: boolean }) => {
+      await engine(env).disconnect(net, ref, { force: opts.force });
     });
   network
     .command("prune")

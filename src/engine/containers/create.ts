@@ -8,7 +8,8 @@ import { parseOptions, type ContainerOptions } from "../options.js";
 import { containerArgs } from "../spec.js";
 import { ensureVolume, removeVolume } from "../volumes.js";
 import { randomName } from "./names.js";
-import { checkPorts, getNetwork } from "../networks.js";
+import { lookup } from "./lookup.js";
+import { checkIp, checkPorts, getNetwork, publishExposed } from "../networks.js";
 
 export async function create(ctx: EngineContext, options: ContainerOptions): Promise<ContainerRow> {
   const h = parseOptions(options);
@@ -20,7 +21,12 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
     throw e;
   }
   containerArgs(h, image.config); // no command at all is refused before anything is made
-  if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
+  if (h.network.startsWith("container:")) h.network = `container:${lookup(ctx, h.network.slice("container:".length)).id}`; // a missing one is refused
+  else if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
+  if (h.ip !== undefined) checkIp(ctx, h.network, h.ip);
+  for (const n of h.extraNetworks ?? []) n.name = getNetwork(ctx, n.name).name;
+  if (h.extraNetworks) h.extraNetworks = h.extraNetworks.filter((n, i, all) => n.name !== h.network && all.findIndex((m) => m.name === n.name) === i); // bridge and berth are one
+  if (h.publishAll) h.ports = await publishExposed(ctx, image.config.config?.ExposedPorts, h.publishAllHostIp ?? "", h.ports ?? []);
   await checkPorts(ctx, h.ports ?? []); // a port already taken is refused before anything is made
   const id = randomBytes(32).toString("hex");
   const row: ContainerRow = {

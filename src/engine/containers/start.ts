@@ -2,7 +2,7 @@
 // that outlives this process. A failure undoes all of it; the record stays "created".
 import * as fs from "node:fs";
 import path from "node:path";
-import { BerthError, conflict, internal } from "../../errors.js";
+import { BerthError, conflict, internal, notFound } from "../../errors.js";
 import * as runtime from "../../runtime/index.js";
 import { MNT_DETACH, procStat, umount2 } from "../../sys/index.js";
 import type { EngineContext } from "../context.js";
@@ -13,7 +13,7 @@ import { containerSpec } from "../spec.js";
 import { fillVolume } from "../volumes.js";
 import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
-import { attachContainer, netnsPath, updatePeerHosts } from "../networks.js";
+import { attachContainer, containerNetns, netnsPath, updatePeerHosts } from "../networks.js";
 
 /** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
 export class CommandError extends BerthError {
@@ -52,6 +52,7 @@ function writeEtc(ctx: EngineContext, row: ContainerRow, h: HostConfig): void {
   } else {
     fs.writeFileSync(p.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
   }
+  if (h.addHosts) fs.appendFileSync(p.hosts, h.addHosts.map(([name, ip]) => `${ip}\t${name}\n`).join(""));
   fs.writeFileSync(p.hostname, `${hostname}\n`);
   let resolv = "";
   try {
@@ -61,6 +62,14 @@ function writeEtc(ctx: EngineContext, row: ContainerRow, h: HostConfig): void {
   }
   // a resolver on the host's loopback cannot be reached from another network namespace
   if (h.network !== "host") resolv = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join("\n");
+  // --dns, --dns-search, --dns-option replace the host's lines of that kind
+  const replace = (key: string, values: string[] | undefined, line: (v: string[]) => string[]) => {
+    if (!values) return;
+    resolv = [...resolv.split("\n").filter((l) => !new RegExp(`^\\s*${key}\\s`).test(l) && l.trim() !== ""), ...line(values)].join("\n") + "\n";
+  };
+  replace("nameserver", h.dns, (v) => v.map((d) => `nameserver ${d}`));
+  replace("(search|domain)", h.dnsSearch, (v) => (v.includes(".") ? [] : [`search ${v.join(" ")}`]));
+  replace("options", h.dnsOptions, (v) => [`options ${v.join(" ")}`]);
   fs.writeFileSync(p.resolvConf, resolv);
 }
 
@@ -70,6 +79,20 @@ function commandError(e: unknown): unknown {
   if (!m) return e;
   if (e.kind === "NotFound") return new CommandError(`exec: "${m[1]}": executable file not found in $PATH`, 127);
   return new CommandError(`exec: "${m[1]}": ${m[2]}`, 126);
+}
+
+/** `--network container:ID`: the running container's netns (its named one, else its init's) and its /etc files. */
+function joinedNetwork(ctx: EngineContext, id: string): { netns: string; hosts: string; resolvConf: string } {
+  const other = ctx.db.container(id);
+  if (!other) throw notFound(`--network container:${id.slice(0, 12)}: no such container`);
+  const o = refresh(ctx, other);
+  if (!o || o.state !== "running" || o.pid <= 0) throw conflict(`cannot join network of a non running container: ${other.name}`);
+  const named = netnsPath(containerNetns(o.id));
+  const oh = JSON.parse(o.config) as HostConfig;
+  if (oh.network === "host") throw conflict(`cannot join network of container ${o.name}: it is on --network host (use --network host)`);
+  if (oh.network.startsWith("container:")) return joinedNetwork(ctx, oh.network.slice("container:".length));
+  const op = ctx.paths(o.id);
+  return { netns: fs.existsSync(named) ? named : `/proc/${o.pid}/ns/net`, hosts: op.hosts, resolvConf: op.resolvConf };
 }
 
 export interface StartHooks {
@@ -97,16 +120,20 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       fillVolume(ctx, b.source, p.rootfs, b.destination);
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
-    const attached = h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? []) : undefined;
-    writeEtc(ctx, row, h);
-    if (attached) updatePeerHosts(ctx, [attached.network]);
+    const joined = h.network.startsWith("container:") ? joinedNetwork(ctx, h.network.slice("container:".length)) : undefined;
+    const attached = !joined && h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
+    // more networks: eth1, eth2, … in the same netns
+    if (attached) for (const [i, n] of (h.extraNetworks ?? []).entries()) await attachContainer(ctx, row.id, n.name, [], { ip: n.ip, ifName: `eth${i + 1}` });
+    if (joined) fs.writeFileSync(p.hostname, `${h.hostname ?? row.id.slice(0, 12)}\n`);
+    else writeEtc(ctx, row, h);
+    if (attached) updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
     const spec = containerSpec({
-      netns: attached && netnsPath(attached.netns),
+      netns: joined?.netns ?? (attached && netnsPath(attached.netns)),
       id: row.id,
       hostConfig: h,
       image: imageConfig,
       rootfs: p.rootfs,
-      etc: { hosts: p.hosts, hostname: p.hostname, resolvConf: p.resolvConf },
+      etc: { hosts: joined?.hosts ?? p.hosts, hostname: p.hostname, resolvConf: joined?.resolvConf ?? p.resolvConf },
       volumeDirs,
       cgroupsPath: `/berth/${row.id}`,
     });
