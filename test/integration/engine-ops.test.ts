@@ -2,22 +2,18 @@
 // 20 `run --rm` at once from separate processes, and the bad input of these verbs: what a
 // user sees (columns, values read back from the cgroup, exit codes) and nothing left behind.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Engine } from "../../src/engine/index.js";
 import { REPO, rootSkip } from "../helpers/oci.js";
+import { berthCli, type Result } from "../helpers/berth.js";
 
 const BERTH = path.join(REPO, "bin", "berth");
 const MiB = 1024 * 1024;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,22 +31,8 @@ describe("berth top, stats, rename, ps -s, --init", { skip: rootSkip }, () => {
   let dir: string;
   let root: string;
   let runroot: string;
-  const berth = (args: string[]): Result => {
-    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 120_000 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const ok = (args: string[]) => {
-    const r = berth(args);
-    assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const fails125 = (args: string[], pattern: RegExp) => {
-    const r = berth(args);
-    assert.equal(r.code, 125, `berth ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
-    assert.match(r.stderr.trimEnd(), pattern);
-    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
-    assert.equal(r.stdout, "");
-  };
+  const { berth, ok, fails125: fails } = berthCli(BERTH, () => ({ root, runroot }), 120_000);
+  const fails125 = (args: string[], pattern: RegExp) => fails(args, pattern, { quiet: true });
   const inspect = (ref: string) => JSON.parse(ok(["inspect", ref]))[0];
   const mounts = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(runroot) || l.includes(root));
   /** every v1 hierarchy (or the v2 tree) that still has a cgroup for `id` */

@@ -2,21 +2,17 @@
 // containers from the busybox image, with nothing left behind (mounts, cgroups, runtime
 // state, records, monitors) and Docker's exit codes and messages on bad input.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
+import { berthCli } from "../helpers/berth.js";
 
 // BERTH_TEST_BIN=native/build/berth runs the same tests through the Warm path
 const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,22 +20,8 @@ describe("berth engine: containers from an image", { skip: rootSkip }, () => {
   let dir: string;
   let root: string;
   let runroot: string;
-  const berth = (args: string[], opts: { input?: string } = {}): Result => {
-    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { input: opts.input ?? "", encoding: "utf8", timeout: 60_000 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const ok = (args: string[]) => {
-    const r = berth(args);
-    assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  /** a berth failure: exit 125 and one line naming the problem */
-  const fails125 = (args: string[], pattern: RegExp) => {
-    const r = berth(args);
-    assert.equal(r.code, 125, `berth ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
-    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
-  };
+  const { berth, ok, fails125: fails } = berthCli(BERTH, () => ({ root, runroot }));
+  const fails125 = (args: string[], pattern: RegExp) => fails(args, pattern);
   const rows = () => ok(["ps", "-aq", "--no-trunc"]).split("\n").filter(Boolean);
   const mounts = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(runroot) || l.includes(root));
   const cgroups = (id: string) => ["memory", "pids", "cpu", "freezer"].filter((c) => existsSync(`/sys/fs/cgroup/${c}/berth/${id}`));

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
+import { berthCli } from "../helpers/berth.js";
 import { firewallRules, links, netnses, run } from "../helpers/net.js";
 
 // BERTH_TEST_BIN=native/build/berth runs the same tests through the Warm path
@@ -30,11 +31,6 @@ function httpGet(port: number): Promise<{ status: number; body: string }> {
   });
 }
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge") ? false : "needs containernetworking-plugins") }, () => {
   let dir: string;
@@ -44,21 +40,8 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
   const netA = `${tag}a`;
   const netB = `${tag}b`;
   let host: { links: string[]; netns: string[]; rules: string[] };
-  const berth = (args: string[]): Result => {
-    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, ...args], { encoding: "utf8", timeout: 60_000 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const ok = (args: string[]) => {
-    const r = berth(args);
-    assert.equal(r.code, 0, `berth ${args.join(" ")}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const fails125 = (args: string[], pattern: RegExp) => {
-    const r = berth(args);
-    assert.equal(r.code, 125, `berth ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
-    assert.match(r.stderr, pattern);
-    assert.equal(r.stderr.trimEnd().split("\n").length, 1, `one line: ${r.stderr}`);
-  };
+  const { berth, ok, fails125: fails } = berthCli(BERTH, () => ({ root, runroot }));
+  const fails125 = (args: string[], pattern: RegExp) => fails(args, pattern);
   const inspect = (ref: string) => JSON.parse(ok(["inspect", ref]))[0];
   const ipOf = (ref: string) => inspect(ref).NetworkSettings.IPAddress as string;
   /** an unused /24 in 10.200-249 (the test's networks only exist in its namespaces) */
