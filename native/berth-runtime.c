@@ -697,7 +697,7 @@ static int send_fd(int sock, int fd, const char *name) {
   return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
 }
 
-static int recv_fd(int sock) {
+int recv_fd(int sock) {
   struct msghdr msg = {0};
   char data[256];
   struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};

@@ -316,23 +316,10 @@ static void pump(struct stream *s) {
 
 /* The pty master, sent by the child from SETUP_TTY. */
 static void receive_master(void) {
-  struct msghdr msg = {0};
-  char data[64];
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof(cbuf);
-  ssize_t n;
-  do n = recvmsg(mon.console_peer, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fd = recv_fd(mon.console_peer);
   close(mon.console_peer);
   mon.console_peer = -1;
-  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-  if (!c || c->cmsg_type != SCM_RIGHTS) return; /* the child failed before its terminal */
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (fd < 0) return; /* the child failed before its terminal */
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   mon.tty = (struct stream){.name = "stdout", .fd = fd};
   close_stdin_pipe(); /* the terminal is the container's stdin now */

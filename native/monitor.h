@@ -50,4 +50,6 @@ void monitor_in_child(void);
 int monitor_wait(pid_t pid, int console_peer);
 /* `berth-runtime monitor-resume …`: the monitor going on from the program on disk. */
 int monitor_resume(int argc, char **argv);
+/* From berth-runtime.c: the fd an SCM_RIGHTS message on sock carries, or -1. */
+int recv_fd(int sock);
 #endif
