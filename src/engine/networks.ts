@@ -135,12 +135,12 @@ function linkConfList(ctx: EngineContext, name: string, driver: string, o: Recor
 }
 
 /** Subnets in use: berth's networks (by name) and the host's routes (not through berth's bridges). */
-function taken(ctx: EngineContext): { what: string; subnet: Subnet }[] {
+function taken(ctx: EngineContext, parent?: string): { what: string; subnet: Subnet }[] {
   const nets = ctx.db.networks();
   const ours = new Set(nets.map((n) => n.subnet));
   return [
     ...nets.map((n) => ({ what: `network ${n.name} (${n.subnet})`, subnet: parseSubnet(n.subnet) })),
-    ...hostRoutes()
+    ...hostRoutes(parent)
       .filter((s) => !ours.has(formatSubnet(s)))
       .map((s) => ({ what: `a host route (${formatSubnet(s)})`, subnet: s })),
   ];
@@ -158,7 +158,8 @@ function insert(ctx: EngineContext, name: string, o: NetworkCreateOptions, bridg
   if (gateway !== undefined && !wanted) throw invalidArgument("--gateway needs --subnet");
   return ctx.db.exclusive(() => {
     if (ctx.db.network(name)) throw conflict(`network with name ${name} already exists`);
-    const used = taken(ctx);
+    // a macvlan/ipvlan network may take its parent's own subnet (as Docker's usually does)
+    const used = taken(ctx, driver === "bridge" ? undefined : o.options?.parent);
     let subnet: Subnet | undefined;
     if (wanted) {
       const clash = used.find((u) => overlaps(u.subnet, wanted));

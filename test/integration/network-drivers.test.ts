@@ -103,6 +103,12 @@ describe("berth macvlan and ipvlan networks", { skip: rootSkip || (plugins ? fal
       const ip = (n: number) => sub.replace(/0\/24$/, String(n));
       const linksBefore = links();
       const nsBefore = netnses();
+      if (driver === "macvlan") {
+        // the parent's own subnet (a host route through it) is the usual macvlan subnet: allowed;
+        // a bridge network may not overlap that route
+        assert.equal(run("ip", ["addr", "add", `${ip(254)}/24`, "dev", parent]).code, 0);
+        fails125(["network", "create", "--subnet", sub, `${tag}x`], /it overlaps a host route/);
+      }
       ok(["network", "create", "-d", driver, "-o", `parent=${parent}`, "-o", `${modeKey}=${mode}`, "--subnet", sub, net]);
       const n = JSON.parse(ok(["network", "inspect", net]))[0];
       assert.equal(n.Driver, driver);
@@ -141,6 +147,7 @@ describe("berth macvlan and ipvlan networks", { skip: rootSkip || (plugins ? fal
       assert.deepEqual(links(), linksBefore);
       assert.deepEqual(netnses(), nsBefore);
       assert.ok(links().includes(parent), "the parent link is the host's: network rm leaves it");
+      run("ip", ["addr", "flush", "dev", parent]);
     });
   }
 
