@@ -25,6 +25,7 @@ import {
   type CniResult,
   type NetConfList,
   type Subnet,
+  CNI_VERSION,
   dropEmptyChains,
   isolateBridges,
 } from "../network/index.js";
@@ -50,6 +51,8 @@ export interface Network {
   labels: Record<string, string>;
   /** the .conflist berth wrote */
   configFile: string;
+  /** driver options: for macvlan/ipvlan parent and mode (from the .conflist) */
+  options: Record<string, string>;
 }
 
 export interface NetworkCreateOptions {
@@ -57,6 +60,8 @@ export interface NetworkCreateOptions {
   gateway?: string;
   internal?: boolean;
   driver?: string;
+  /** driver options (-o): macvlan/ipvlan take parent=, macvlan_mode=, ipvlan_mode= */
+  options?: Record<string, string>;
   labels?: Record<string, string>;
 }
 
@@ -78,20 +83,64 @@ export function cniRuntime(ctx: EngineContext): CniRuntime {
 }
 
 function toNetwork(ctx: EngineContext, r: NetworkRow): Network {
-  return { name: r.name, id: r.id, driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: r.internal === 1, created: r.created, labels: JSON.parse(r.labels), configFile: configFile(ctx, r.name) };
+  return { name: r.name, id: r.id, driver: r.driver, subnet: r.subnet, gateway: r.gateway, bridge: r.bridge, internal: r.internal === 1, created: r.created, labels: JSON.parse(r.labels), configFile: configFile(ctx, r.name), options: driverOptions(ctx, r) };
 }
 
+/** macvlan and ipvlan: Docker's drivers of those names, through the CNI plugins of those names. */
+const LINK_DRIVERS: Record<string, { modeKey: string; modes: string[] }> = {
+  macvlan: { modeKey: "macvlan_mode", modes: ["bridge", "private", "vepa", "passthru"] },
+  ipvlan: { modeKey: "ipvlan_mode", modes: ["l2", "l3", "l3s"] },
+};
+
+/** A bridge network's conflist is made from its row; a macvlan/ipvlan one's is the file written at create. */
 function confList(ctx: EngineContext, r: NetworkRow): NetConfList {
+  if (r.driver !== "bridge") return JSON.parse(fs.readFileSync(configFile(ctx, r.name), "utf8")) as NetConfList;
   return bridgeConfList({ name: r.name, bridge: r.bridge, subnet: r.subnet, gateway: r.gateway, internal: r.internal === 1, ipamDir: ipamDir(ctx) });
 }
 
+function driverOptions(ctx: EngineContext, r: NetworkRow): Record<string, string> {
+  if (r.driver === "bridge") return { "com.docker.network.bridge.name": r.bridge };
+  const d = LINK_DRIVERS[r.driver];
+  let p: { master?: string; mode?: string } = {};
+  try {
+    p = confList(ctx, r).plugins[0] as { master?: string; mode?: string };
+  } catch {
+    // the file is gone: no options to show
+  }
+  return { ...(p.master ? { parent: p.master } : {}), ...(d && p.mode ? { [d.modeKey]: p.mode } : {}) };
+}
+
+/** The conflist of a macvlan/ipvlan network; refuses a missing or unknown parent, an unknown mode or option. */
+function linkConfList(ctx: EngineContext, name: string, driver: string, o: Record<string, string>, subnet: string, gateway: string, internal: boolean): NetConfList {
+  const d = LINK_DRIVERS[driver]!;
+  for (const k of Object.keys(o)) if (k !== "parent" && k !== d.modeKey) throw invalidArgument(`network driver ${driver}: unknown option ${k} (expected parent or ${d.modeKey})`);
+  const parent = o.parent;
+  if (!parent) throw invalidArgument(`network driver ${driver} needs -o parent=INTERFACE (a host interface)`);
+  if (!/^[a-zA-Z0-9_.:@-]{1,15}$/.test(parent) || !fs.existsSync(`/sys/class/net/${parent}`)) throw invalidArgument(`-o parent=${parent}: no such host interface`);
+  const mode = o[d.modeKey] ?? d.modes[0]!;
+  if (!d.modes.includes(mode)) throw invalidArgument(`-o ${d.modeKey}=${mode}: expected one of ${d.modes.join(", ")}`);
+  return {
+    cniVersion: CNI_VERSION,
+    name,
+    plugins: [
+      {
+        type: driver,
+        master: parent,
+        mode,
+        ipam: { type: "host-local", dataDir: ipamDir(ctx), ranges: [[{ subnet, gateway }]], routes: internal ? [] : [{ dst: "0.0.0.0/0" }] },
+      },
+      { type: "loopback" },
+    ],
+  };
+}
+
 /** Subnets in use: berth's networks (by name) and the host's routes (not through berth's bridges). */
-function taken(ctx: EngineContext): { what: string; subnet: Subnet }[] {
+function taken(ctx: EngineContext, parent?: string): { what: string; subnet: Subnet }[] {
   const nets = ctx.db.networks();
   const ours = new Set(nets.map((n) => n.subnet));
   return [
     ...nets.map((n) => ({ what: `network ${n.name} (${n.subnet})`, subnet: parseSubnet(n.subnet) })),
-    ...hostRoutes()
+    ...hostRoutes(parent)
       .filter((s) => !ours.has(formatSubnet(s)))
       .map((s) => ({ what: `a host route (${formatSubnet(s)})`, subnet: s })),
   ];
@@ -100,14 +149,17 @@ function taken(ctx: EngineContext): { what: string; subnet: Subnet }[] {
 function insert(ctx: EngineContext, name: string, o: NetworkCreateOptions, bridge: (id: string) => string, candidates: string[]): NetworkRow {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 64) throw invalidArgument(`network name ${JSON.stringify(name)}: expected letters, digits, '_', '.' and '-'`);
   const driver = o.driver ?? "bridge";
-  if (driver !== "bridge") throw invalidArgument(`network driver ${JSON.stringify(driver)}: berth has the bridge driver`);
+  if (driver !== "bridge" && !LINK_DRIVERS[driver]) throw invalidArgument(`network driver ${JSON.stringify(driver)}: expected bridge, macvlan or ipvlan`);
+  if (driver === "bridge" && Object.keys(o.options ?? {}).length) throw invalidArgument(`network driver bridge: unknown option ${Object.keys(o.options!)[0]}`);
+  if (driver !== "bridge") linkConfList(ctx, name, driver, o.options ?? {}, "10.0.0.0/24", "10.0.0.1", false); // bad options: refused before anything
   const wanted = o.subnet === undefined ? undefined : parseSubnet(o.subnet);
   let gateway = o.gateway === undefined ? undefined : parseIp(o.gateway);
   if (o.gateway !== undefined && gateway === undefined) throw invalidArgument(`invalid gateway ${o.gateway}: expected an IPv4 address`);
   if (gateway !== undefined && !wanted) throw invalidArgument("--gateway needs --subnet");
   return ctx.db.exclusive(() => {
     if (ctx.db.network(name)) throw conflict(`network with name ${name} already exists`);
-    const used = taken(ctx);
+    // a macvlan/ipvlan network may take its parent's own subnet (as Docker's usually does)
+    const used = taken(ctx, driver === "bridge" ? undefined : o.options?.parent);
     let subnet: Subnet | undefined;
     if (wanted) {
       const clash = used.find((u) => overlaps(u.subnet, wanted));
@@ -120,9 +172,11 @@ function insert(ctx: EngineContext, name: string, o: NetworkCreateOptions, bridg
     if (gateway !== undefined && (!contains(subnet, gateway) || gateway === subnet.base)) throw invalidArgument(`invalid gateway ${o.gateway}: not a host address of ${formatSubnet(subnet)}`);
     gateway ??= firstHost(subnet);
     const id = randomBytes(32).toString("hex");
-    const row: NetworkRow = { name, id, driver, subnet: formatSubnet(subnet), gateway: formatIp(gateway), bridge: bridge(id), internal: o.internal ? 1 : 0, created: new Date().toISOString(), labels: JSON.stringify(o.labels ?? {}) };
+    // a macvlan/ipvlan network has no bridge of its own (its parent is the host's)
+    const row: NetworkRow = { name, id, driver, subnet: formatSubnet(subnet), gateway: formatIp(gateway), bridge: driver === "bridge" ? bridge(id) : "", internal: o.internal ? 1 : 0, created: new Date().toISOString(), labels: JSON.stringify(o.labels ?? {}) };
     fs.mkdirSync(dir(ctx), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(configFile(ctx, name), JSON.stringify(confList(ctx, row), null, 2) + "\n");
+    const list = driver === "bridge" ? confList(ctx, row) : linkConfList(ctx, name, driver, o.options ?? {}, row.subnet, row.gateway, o.internal === true);
+    fs.writeFileSync(configFile(ctx, name), JSON.stringify(list, null, 2) + "\n");
     ctx.db.insertNetwork(row);
     return row;
   });
@@ -193,7 +247,7 @@ export async function removeNetwork(ctx: EngineContext, name: string): Promise<v
 
 /** The bridge plugin makes a network's bridge but never removes it. */
 function deleteBridge(bridge: string): void {
-  if (fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync("ip", ["link", "delete", bridge], { timeout: 30_000 });
+  if (bridge && fs.existsSync(`/sys/class/net/${bridge}`)) spawnSync("ip", ["link", "delete", bridge], { timeout: 30_000 });
 }
 
 /** Removes every network no container uses (of the default one, its bridge); returns their names. */
@@ -400,7 +454,8 @@ export function attachmentsChanged(ctx: EngineContext): void {
 function isolate(ctx: EngineContext): void {
   const inUse = new Set(cniRuntime(ctx).all().map((c) => c.network));
   const nets = ctx.db.networks();
-  isolateBridges(nets.filter((n) => inUse.has(n.name)).map((n) => n.bridge), nets.map((n) => n.bridge));
+  const bridges = nets.filter((n) => n.driver === "bridge" && n.bridge);
+  isolateBridges(bridges.filter((n) => inUse.has(n.name)).map((n) => n.bridge), bridges.map((n) => n.bridge));
 }
 
 /** Attachments whose container is gone (a crash between rm's steps): DEL them now. */

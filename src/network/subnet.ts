@@ -48,8 +48,8 @@ export function overlaps(a: Subnet, b: Subnet): boolean {
   return ((a.base & mask(p)) >>> 0) === ((b.base & mask(p)) >>> 0);
 }
 
-/** The subnets the host routes to (not the default route), from /proc/net/route. */
-export function hostRoutes(): Subnet[] {
+/** The subnets the host routes to (not the default route), from /proc/net/route; `exceptIface`'s left out (a macvlan/ipvlan network may share its parent's). */
+export function hostRoutes(exceptIface?: string): Subnet[] {
   let text = "";
   try {
     text = fs.readFileSync("/proc/net/route", "utf8");
@@ -60,6 +60,7 @@ export function hostRoutes(): Subnet[] {
   for (const line of text.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 8) continue;
+    if (exceptIface !== undefined && f[0] === exceptIface) continue;
     // little-endian hex on x86: bytes reversed
     const le = (h: string) => (parseInt(h.slice(6, 8) + h.slice(4, 6) + h.slice(2, 4) + h.slice(0, 2), 16) >>> 0);
     const dst = le(f[1]!);

@@ -9,16 +9,18 @@ export function register(program: Command, env: CommandEnv): void {
   const network = program.command("network").description("manage networks");
   network
     .command("create")
-    .description("create a bridge network")
+    .description("create a network (bridge, or macvlan/ipvlan on a host interface)")
     .argument("<name>")
     .option("--subnet <cidr>", "its IPv4 subnet (default: the next free 10.89.x.0/24)")
     .option("--gateway <ip>", "the bridge's address (default: the subnet's first)")
     .option("--internal", "no outbound NAT nor default route")
-    .option("-d, --driver <driver>", "bridge (the only one)", "bridge")
+    .option("-d, --driver <driver>", "bridge, macvlan or ipvlan", "bridge")
+    .option("-o, --opt <KEY=VALUE>", "a driver option: parent=IFACE, macvlan_mode=bridge|private|vepa|passthru, ipvlan_mode=l2|l3|l3s (repeatable)", many, [])
     .option("-l, --label <KEY=VALUE>", "a label (repeatable)", many, [])
-    .action((name: string, opts: { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[] }) => {
+    .action((name: string, opts: { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[]; opt: string[] }) => {
+      const options = Object.fromEntries(opts.opt.map((l) => [l.split("=")[0]!, l.split("=").slice(1).join("=")]));
       const labels = Object.fromEntries(opts.label.map((l) => [l.split("=")[0]!, l.split("=").slice(1).join("=")]));
-      const n = engine(env).createNetwork(name, { subnet: opts.subnet, gateway: opts.gateway, internal: opts.internal, driver: opts.driver, labels });
+      const n = engine(env).createNetwork(name, { subnet: opts.subnet, gateway: opts.gateway, internal: opts.internal, driver: opts.driver, options, labels });
       env.cli.stdout.write(`${n.id}\n`);
     });
   network
@@ -52,7 +54,7 @@ export function register(program: Command, env: CommandEnv): void {
           IPAM: { Driver: "host-local", Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
           Internal: n.internal,
           Containers: engine(env).networkContainers(n.name),
-          Options: { "com.docker.network.bridge.name": n.bridge },
+          Options: n.options,
           Labels: n.labels,
           ConfigFile: n.configFile,
         };
