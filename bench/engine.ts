@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeRootfs } from "../test/helpers/oci.js";
+import { quantile, which } from "./common.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DIRECT = path.join(REPO, "bin", "berth");
@@ -103,20 +104,7 @@ function must(r: Run, what: string): Run {
   return r;
 }
 
-function which(cmd: string): string | undefined {
-  for (const d of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
-    if (d && existsSync(path.join(d, cmd))) return path.join(d, cmd);
-  }
-  return undefined;
-}
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = (sorted.length - 1) * p;
-  const lo = Math.floor(i);
-  const hi = Math.ceil(i);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
-}
 
 interface Stat {
   median: number;
@@ -127,7 +115,7 @@ interface Stat {
 
 function stat(samples: number[], failures: number): Stat {
   const s = [...samples].sort((a, b) => a - b);
-  return { median: percentile(s, 0.5), p90: percentile(s, 0.9), n: s.length, failures };
+  return { median: quantile(s, 0.5), p90: quantile(s, 0.9), n: s.length, failures };
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");

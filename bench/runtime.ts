@@ -25,6 +25,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultSpec } from "../src/oci/index.js";
 import { makeRootfs } from "../test/helpers/oci.js";
+import { killGroup, stats, which, type Stats } from "./common.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BERTH_OCI = path.join(REPO, "bin", "berth-oci");
@@ -107,11 +108,6 @@ interface Runtime {
   version?: string;
 }
 
-function which(cmd: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  const p = r.status === 0 ? r.stdout.trim() : "";
-  return p.startsWith("/") ? p : undefined;
-}
 
 function versionOf(argv: string[]): string | undefined {
   const r = spawnSync(argv[0]!, [...argv.slice(1), "--version"], { encoding: "utf8", timeout: 10_000 });
@@ -186,13 +182,6 @@ let errSeq = 0;
 /** the command in flight, whose process group a second ctrl-c kills */
 let inFlight: number | undefined;
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    /* gone */
-  }
-}
 
 /**
  * Runs one command and returns its wall time (spawn to exit). stdin/stdout are /dev/null;
@@ -281,36 +270,8 @@ const SCENARIOS: Scenario[] = [
 
 // ---------------------------------------------------------------- statistics
 
-interface Stats {
-  n: number;
-  medianMs: number;
-  p90Ms: number;
-  minMs: number;
-  maxMs: number;
-  meanMs: number;
-}
 
-/** Linear interpolation between closest ranks (numpy's default). */
-function quantile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
-function stats(samples: number[]): Stats | undefined {
-  if (samples.length === 0) return undefined;
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return {
-    n: s.length,
-    medianMs: r(quantile(s, 0.5)),
-    p90Ms: r(quantile(s, 0.9)),
-    minMs: r(s[0]!),
-    maxMs: r(s[s.length - 1]!),
-    meanMs: r(s.reduce((a, b) => a + b, 0) / s.length),
-  };
-}
 
 // ---------------------------------------------------------------- cleanup
 
@@ -539,7 +500,7 @@ async function main(): Promise<number> {
       if (o.code !== 0) throw new Error(describe(o, [process.execPath, "-e", "0"]));
       if (i >= opts.warmup) floor.push(o.ms);
     }
-    const floorStats = stats(floor);
+    const floorStats = stats(floor, 2);
     if (floorStats) report.nodeFloor = { ...floorStats, samplesMs: floor.map((x) => Math.round(x * 100) / 100) };
 
     let seq = 0;
@@ -575,9 +536,9 @@ async function main(): Promise<number> {
       }
       for (const r of runtimes) {
         const res = results[r.name]!;
-        res.stats = stats(res.samplesMs);
+        res.stats = stats(res.samplesMs, 2);
         const st = Object.entries(steps[r.name]!);
-        if (st.length) res.stepMediansMs = Object.fromEntries(st.map(([k, v]) => [k, stats(v)!.medianMs]));
+        if (st.length) res.stepMediansMs = Object.fromEntries(st.map(([k, v]) => [k, stats(v, 2)!.medianMs]));
       }
       const runc = results.runc?.stats;
       if (runc) {

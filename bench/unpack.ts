@@ -21,6 +21,7 @@ import { aptMirror } from "../src/image/bootstrap.js";
 import { importTarball } from "../src/image/import.js";
 import { applyLayer } from "../src/image/layer/apply.js";
 import { ImageStore } from "../src/image/store.js";
+import { killGroup, stats, which, type Stats } from "./common.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const SUITE = "bookworm";
@@ -142,13 +143,6 @@ let interrupted = false;
 /** the command in flight, whose process group a second ctrl-c (or any, while preparing) kills */
 let inFlight: number | undefined;
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    /* gone */
-  }
-}
 
 const KEEP = 64 * 1024;
 
@@ -199,12 +193,6 @@ async function must(argv: string[], what: string, opts: { timeoutMs?: number; en
   return o;
 }
 
-function which(cmd: string): string | undefined {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  const p = r.status === 0 ? r.stdout.trim() : "";
-  if (p.startsWith("/")) return p;
-  return ["/usr/sbin", "/sbin", "/usr/bin"].map((d) => path.join(d, cmd)).find((f) => existsSync(f));
-}
 
 function versionOf(argv: string[]): string | undefined {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 10_000 });
@@ -606,36 +594,8 @@ function scenarios(inputs: Inputs, tools: { podman?: string; umoci?: string }, n
 
 // ---------------------------------------------------------------- statistics
 
-interface Stats {
-  n: number;
-  medianMs: number;
-  p90Ms: number;
-  minMs: number;
-  maxMs: number;
-  meanMs: number;
-}
 
-/** Linear interpolation between closest ranks (numpy's default). */
-function quantile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
-function stats(samples: number[]): Stats | undefined {
-  if (samples.length === 0) return undefined;
-  const s = [...samples].sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return {
-    n: s.length,
-    medianMs: r(quantile(s, 0.5)),
-    p90Ms: r(quantile(s, 0.9)),
-    minMs: r(s[0]!),
-    maxMs: r(s[s.length - 1]!),
-    meanMs: r(s.reduce((a, b) => a + b, 0) / s.length),
-  };
-}
 
 // ---------------------------------------------------------------- report
 
@@ -823,8 +783,8 @@ async function main(): Promise<number> {
       }
     }
     for (const r of Object.values(report.scenarios)) {
-      r.stats = stats(r.samplesMs);
-      if (r.inCallMs) r.inCallStats = stats(r.inCallMs);
+      r.stats = stats(r.samplesMs, 1);
+      if (r.inCallMs) r.inCallStats = stats(r.inCallMs, 1);
     }
     for (const pair of opts.only) {
       const members = Object.values(report.scenarios).filter((s) => s.pair === pair);
