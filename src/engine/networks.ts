@@ -32,6 +32,7 @@ import {
 import { defaultRoot, type EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
 import { checkPortFree, clash, freeHostPort } from "./ports.js";
+import { processAlive } from "../sys/index.js";
 
 /** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
 export const DEFAULT_NETWORK = "berth";
@@ -429,19 +430,10 @@ async function lockDetach(ctx: EngineContext, id: string): Promise<string | unde
     } catch {
       continue; // released meanwhile
     }
-    if (holder > 0 && !processExists(holder)) fs.rmSync(lock, { force: true });
+    if (holder > 0 && !processAlive(holder)) fs.rmSync(lock, { force: true });
     else await new Promise((r) => setTimeout(r, 50));
   }
   return undefined; // held for 30 s: go on regardless (DEL claims still keep each attachment's DEL to one berth)
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** After an attachment went (`network disconnect`): isolation rules for the bridges still in use; the plugins' empty chains when none is. */

@@ -28,6 +28,7 @@ import { ContentStore } from "./content/index.js";
 import { acquireLock } from "./lock.js";
 import { parseReference } from "./reference.js";
 import { openSnapshotter, type Snapshotter, type SnapshotterKind } from "./snapshot/index.js";
+import { processAlive } from "../sys/index.js";
 
 export const REF_NAME = "org.opencontainers.image.ref.name";
 const CREATED = "io.berth.image.created";
@@ -50,15 +51,6 @@ export interface Image {
 
 export interface StoreOptions {
   snapshotter?: SnapshotterKind;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export class ImageStore {
@@ -136,7 +128,7 @@ export class ImageStore {
     for (const f of fs.readdirSync(path.join(this.dir, "leases"))) {
       const pid = Number(f.split("-")[0]);
       const file = path.join(this.dir, "leases", f);
-      if (!pidAlive(pid)) {
+      if (!processAlive(pid)) {
         fs.rmSync(file, { force: true });
         continue;
       }

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import path from "node:path";
 import { BerthError, invalidArgument, notFound } from "../errors.js";
+import { processAlive } from "../sys/index.js";
 
 export const DEFAULT_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin"];
 const PLUGIN_TIMEOUT_MS = 60_000;
@@ -221,7 +222,7 @@ export class CniRuntime {
     }
     for (const n of names) {
       const m = /^(.*\.json)\.del-(\d+)$/.exec(n);
-      if (m && !alive(Number(m[2]))) {
+      if (m && !processAlive(Number(m[2]))) {
         try {
           fs.renameSync(path.join(this.cacheDir, n), path.join(this.cacheDir, m[1]!));
         } catch {
@@ -312,14 +313,5 @@ export class CniRuntime {
   /** Whether a DEL of one of the container's attachments is under way (its netns must stay until it is done). */
   deleting(containerId: string): boolean {
     return this.read(".json.del-").some((c) => c.containerId === containerId);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
