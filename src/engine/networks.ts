@@ -385,6 +385,8 @@ export function containerAttachments(ctx: EngineContext, id: string): NetworkAtt
 /** DEL for every attachment the container has (idempotent), then its netns goes. */
 export async function detachContainer(ctx: EngineContext, id: string): Promise<void> {
   const cni = cniRuntime(ctx);
+  // a container that never had a network (the default, none) has nothing to tear down: no lock
+  if (cni.cachedFor(id).length === 0 && !cni.deleting(id) && !fs.existsSync(netnsPath(containerNetns(id)))) return;
   const networks = new Set<string>();
   // one berth at a time tears a container's attachments down: two bridge DELs of one
   // container at once (its eth0 and eth1) race in iptables-nft and lose a NAT rule
