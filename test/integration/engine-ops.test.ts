@@ -157,8 +157,9 @@ describe("berth top, stats, rename, ps -s, --init", { skip: rootSkip }, () => {
     const watch = (tty: boolean, tables: number) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
         const args = ["--root", root, "--runroot", runroot, "stats", "streamed"];
-        // a real terminal: script(1) gives berth a pty, and ^C typed on it is the terminal's SIGINT
-        const p = tty ? spawn("script", ["-qfec", [BERTH, ...args].join(" "), "/dev/null"], { stdio: ["pipe", "pipe", "ignore"] }) : spawn(BERTH, args, { stdio: ["ignore", "pipe", "ignore"] });
+        // a real terminal: script(1) gives berth a pty, and ^C typed on it is the terminal's SIGINT.
+        // `exec`: script runs $SHELL -c, and a dash left waiting would die of that SIGINT itself (130)
+        const p = tty ? spawn("script", ["-qfec", ["exec", BERTH, ...args].join(" "), "/dev/null"], { stdio: ["pipe", "pipe", "ignore"] }) : spawn(BERTH, args, { stdio: ["ignore", "pipe", "ignore"] });
         let out = "";
         let interrupted = false;
         p.stdout!.on("data", (d) => {

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import type { ContainerStats, Engine } from "../../engine/index.js";
 import { BerthError } from "../../errors.js";
 import { formatRows, humanSize } from "../render.js";
+import { onCallerSignal } from "../context.js";
 import { type CommandEnv, engine } from "./globals.js";
 
 interface StatsFlags {
@@ -94,9 +95,7 @@ async function stream(env: CommandEnv, e: Engine, refs: string[], f: StatsFlags)
     followed.set(id, done);
   };
   const tty = (env.cli.stdout as { isTTY?: boolean }).isTTY === true;
-  const onSignal = () => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const unsubscribe = onCallerSignal(env.cli, ["SIGINT", "SIGTERM"], () => stop.abort());
   try {
     for (const t of targets(e, refs, f.all ?? false)) follow(t.id, t.label);
     while (!stop.signal.aborted) {
@@ -108,8 +107,7 @@ async function stream(env: CommandEnv, e: Engine, refs: string[], f: StatsFlags)
     }
   } finally {
     stop.abort();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    unsubscribe();
     await Promise.all(followed.values());
   }
   if (failure !== undefined) throw failure;
