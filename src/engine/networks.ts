@@ -432,8 +432,7 @@ export async function detachContainer(ctx: EngineContext, id: string): Promise<v
   await serialised(async () => {
     writePeerHosts(ctx, [...networks], []);
     dropContainerRules([id]);
-    isolate(ctx);
-    if (cni.all().length === 0) dropEmptyChains();
+    housekeeping(ctx);
   });
 }
 
@@ -462,10 +461,20 @@ async function lockDetach(ctx: EngineContext, id: string): Promise<string | unde
 
 /** After an attachment went (`network disconnect`): isolation rules for the bridges still in use; the plugins' empty chains when none is. */
 export function attachmentsChanged(ctx: EngineContext): Promise<void> {
-  return serialised(async () => {
-    isolate(ctx);
-    if (cniRuntime(ctx).all().length === 0) dropEmptyChains();
-  });
+  return serialised(async () => housekeeping(ctx));
+}
+
+/**
+ * After attachments went (under the network lock): isolation rules for the bridges still in
+ * use; the default network's bridge when no container is on it (the next run's ADD makes it
+ * again), and the plugins' empty chains when berth has no attachment left, so the host is as
+ * berth found it when nothing runs.
+ */
+function housekeeping(ctx: EngineContext): void {
+  const all = cniRuntime(ctx).all();
+  isolate(ctx);
+  if (!all.some((c) => c.network === DEFAULT_NETWORK)) deleteBridge(ctx.db.network(DEFAULT_NETWORK)?.bridge ?? "");
+  if (all.length === 0) dropEmptyChains();
 }
 
 /** The isolation rules for the bridges that have containers on them now. */

@@ -173,14 +173,25 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     }
   });
 
-  test("--network bridge is the default network, with its own bridge for this --root", () => {
+  test("without --network a container is on the default network (bridge), with its own bridge for this --root, gone with its last container", () => {
     const out = ok(["run", "--rm", "--network", "bridge", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
     const net = JSON.parse(ok(["network", "inspect", "bridge"]))[0];
     assert.equal(net.Name, "berth");
-    assert.match(net.Options["com.docker.network.bridge.name"], /^berth-[0-9a-f]{8}$/);
+    const bridge = net.Options["com.docker.network.bridge.name"];
+    assert.match(bridge, /^berth-[0-9a-f]{8}$/);
     const prefix = net.IPAM.Config[0].Subnet.split(".").slice(0, 2).join("\\.");
     assert.match(out, new RegExp(`eth0\\s+inet ${prefix}\\.\\d+\\.\\d+/16`));
-    assert.ok(links().includes(net.Options["com.docker.network.bridge.name"]));
+    assert.ok(!links().includes(bridge), "no container on it: its bridge is gone");
+    // no --network: the same network, as Docker's default bridge
+    const id = ok(["run", "-d", "busybox", "sleep", "100"]).trim();
+    try {
+      assert.deepEqual(Object.keys(inspect(id).NetworkSettings.Networks), ["berth"]);
+      assert.match(ok(["exec", id, "ip", "-o", "-4", "addr", "show", "eth0"]), new RegExp(`eth0\\s+inet ${prefix}\\.`));
+      assert.ok(links().includes(bridge));
+    } finally {
+      ok(["rm", "-f", id]);
+    }
+    assert.ok(!links().includes(bridge));
   });
 
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
