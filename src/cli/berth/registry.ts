@@ -37,10 +37,12 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("--tls-key <file>", "and this private key (PEM)")
     .option("--read-only", "refuse pushes and deletes")
     .option("--upload-ttl <duration>", "remove upload sessions idle this long", "1h")
-    .action(async (opts: { addr: string; storage?: string; htpasswd?: string; tlsCert?: string; tlsKey?: string; readOnly?: boolean; uploadTtl: string }) => {
+    .option("--max-uploads <n>", "upload sessions open at once before TOOMANYREQUESTS", "1000")
+    .action(async (opts: { addr: string; storage?: string; htpasswd?: string; tlsCert?: string; tlsKey?: string; readOnly?: boolean; uploadTtl: string; maxUploads: string }) => {
       const { host, port } = address(opts.addr);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw invalidArgument("--tls-cert and --tls-key go together: give both or neither");
       const uploadTtlMs = duration(opts.uploadTtl, "--upload-ttl");
+      if (!/^[1-9]\d{0,6}$/.test(opts.maxUploads)) throw invalidArgument(`--max-uploads ${JSON.stringify(opts.maxUploads)}: expected a positive integer`);
       const storage = storageDir(env, opts.storage);
       const out = env.cli.stdout;
       const reg = await startRegistry({
@@ -51,6 +53,7 @@ export function register(parent: Command, env: CommandEnv): void {
         tls: opts.tlsCert && opts.tlsKey ? { cert: userPath(env, opts.tlsCert), key: userPath(env, opts.tlsKey) } : undefined,
         readOnly: opts.readOnly,
         uploadTtlMs,
+        maxUploads: Number(opts.maxUploads),
         log: (line) => out.write(`${line}\n`),
         warn: (line) => env.cli.stderr.write(`berth registry: ${line}\n`),
       });

@@ -152,7 +152,8 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
       }
     };
     const fail = (req: IncomingMessage, res: ServerResponse, e: unknown) => {
-      if (res.headersSent || res.destroyed || req.destroyed) {
+      if (res.headersSent || !res.socket || res.socket.destroyed) {
+        // the answer has begun, or the client is gone: all that is left is to end the exchange
         res.destroy();
         return;
       }
