@@ -45,18 +45,22 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, val
 
 const methodNotAllowed = (req: IncomingMessage) => registryError("UNSUPPORTED", `${req.method} is not supported on ${(req.url ?? "").split("?")[0]}`);
 
+/** Bodies up to this size are read to their end even when refused, so the client sees the answer. */
+export const DRAIN_MAX = 16 << 20;
+
 /** Reads a body of at most `max` bytes (413 past it). */
 async function readBody(req: IncomingMessage, max: number, what: string): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   const tooBig = () => registryError("SIZE_INVALID", `${what} is larger than ${max} bytes`, { limit: max }, 413);
-  if (declared > max) throw tooBig();
+  if (declared > DRAIN_MAX) throw tooBig();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > max) throw tooBig();
-    chunks.push(chunk as Buffer);
+    if (size > DRAIN_MAX) throw tooBig(); // an endless body: answer and hang up
+    if (size <= max) chunks.push(chunk as Buffer);
   }
+  if (size > max) throw tooBig();
   return Buffer.concat(chunks);
 }
 

@@ -164,11 +164,22 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
         opts.warn?.(`${req.method} ${req.url}: ${e instanceof Error ? e.message : String(e)}`);
         err = new RegistryError("UNSUPPORTED", "internal error", undefined, 500);
       }
-      // a body we did not read is not worth reading: close the connection after this answer
-      if (!req.complete) res.shouldKeepAlive = false;
       const body = Buffer.from(err.body());
-      res.writeHead(err.status, { ...err.headers, "Content-Type": "application/json", "Content-Length": body.length });
-      res.end(req.method === "HEAD" ? undefined : body);
+      const answer = () => {
+        res.writeHead(err.status, { ...err.headers, "Content-Type": "application/json", "Content-Length": body.length });
+        res.end(req.method === "HEAD" ? undefined : body);
+      };
+      if (req.complete || req.readableEnded) return answer();
+      // A body not read yet: a small one is read to its end so the client, still sending, sees
+      // the answer; a big one is not worth it, and the connection closes after the answer.
+      const declared = Number(req.headers["content-length"] ?? NaN);
+      if (!(declared <= routes.DRAIN_MAX)) {
+        res.shouldKeepAlive = false;
+        return answer();
+      }
+      req.once("end", answer);
+      req.once("error", () => res.destroy());
+      req.resume();
     };
     server = tls ? https.createServer({ ...tls }, handler) : http.createServer(handler);
     server.requestTimeout = 0; // a big layer may take long; idle sockets still time out
