@@ -60,10 +60,16 @@ export function register(parent: Command, env: CommandEnv): void {
       if (opts.htpasswd !== undefined && !opts.tlsCert) env.cli.stderr.write("berth registry: warning: --htpasswd without TLS sends passwords in the clear\n");
       out.write(`berth registry: serving ${reg.url} from ${storage}${opts.readOnly ? " (read-only)" : ""}\n`);
       await new Promise<void>((resolve) => {
+        let stopping = false;
+        // the listener stays until the end: a second signal must not kill a server that is finishing requests
         const stop = onCallerSignal(env.cli, ["SIGTERM", "SIGINT"], () => {
-          stop();
+          if (stopping) return;
+          stopping = true;
           out.write("berth registry: shutting down, finishing requests under way\n");
-          reg.close().then(resolve, resolve);
+          reg.close().then(
+            () => (stop(), resolve()),
+            () => (stop(), resolve()),
+          );
         });
       });
     });
