@@ -165,6 +165,17 @@ describe("registry serve: the distribution spec over raw HTTP", () => {
     r = await call("PUT", `${r.headers.get("location")}?digest=${sha256(streamed)}`);
     assert.equal(r.status, 201);
 
+    // the empty blob, both ways
+    const empty = Buffer.alloc(0);
+    await pushBlob(name, empty);
+    r = await call("POST", `/v2/${name}/blobs/uploads/`);
+    r = await call("PUT", `${r.headers.get("location")}?digest=${sha256(empty)}`);
+    assert.equal(r.status, 201);
+    r = await call("GET", `/v2/${name}/blobs/${sha256(empty)}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-length"), "0");
+    assert.equal(r.body.length, 0);
+
     // cancel
     r = await call("POST", `/v2/${name}/blobs/uploads/`);
     at = r.headers.get("location")!;

@@ -99,6 +99,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
     const ttlMs = opts.uploadTtlMs ?? 3_600_000;
     const uploads = new Uploads(storage, { ttlMs, maxSessions: opts.maxUploads ?? 1000 });
     uploads.sweep();
+    storage.content.cleanIngests(ttlMs); // single-POST temp files a killed server left
     sweeper = setInterval(() => uploads.sweep(), Math.max(500, Math.min(ttlMs / 2, 60_000)));
     sweeper.unref();
     const ctx: routes.RouteContext = { storage, uploads, readOnly: opts.readOnly ?? false };

@@ -130,6 +130,13 @@ export class Uploads {
       }
       s.hash = undefined;
       if (actual !== digest) throw registryError("DIGEST_INVALID", `provided digest ${digest} did not match uploaded content (${actual}, ${s.size} bytes)`, { digest });
+      // on disk before it is visible, as the content store does: a crash never leaves a short blob
+      const fd = fs.openSync(file, "r");
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
       const target = this.storage.content.path(digest);
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.renameSync(file, target); // atomic: a racing upload of the same blob leaves identical bytes
