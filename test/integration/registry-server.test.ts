@@ -169,6 +169,42 @@ describe("berth registry serve with skopeo, podman and berth", { skip }, () => {
     assert.match(sec.stdout(), /^127\.0\.0\.1 - alice \[/m);
   });
 
+  test("bearer tokens (--token-auth): skopeo follows the token flow; a token grants only its scopes", async () => {
+    if (!readdirSync(dir).includes("htpasswd")) writeFileSync(path.join(dir, "htpasswd"), ok("htpasswd", ["-Bbn", "alice", "s3cret"]));
+    const reg = await start(["--storage", path.join(dir, "tokens"), "--htpasswd", path.join(dir, "htpasswd"), "--token-auth"]);
+    const h = reg.host;
+    const src = `docker-archive:${path.join(dir, "bb.tar")}`;
+    let r = run("skopeo", ["copy", "-q", src, `docker://${h}/tok/a:1`, "--dest-tls-verify=false", "--dest-creds", "alice:wrong"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /unable to retrieve auth token|unauthorized/i);
+    ok("skopeo", ["copy", "-q", src, `docker://${h}/tok/a:1`, "--dest-tls-verify=false", "--dest-creds", "alice:s3cret"]);
+    assert.deepEqual(diffIdsOf(`${h}/tok/a:1`, ["--tls-verify=false", "--creds", "alice:s3cret"]), diffIds);
+
+    let res = await fetch(`${reg.url}/v2/tok/a/tags/list`);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get("www-authenticate"), `Bearer realm="${reg.url}/token",service="berth-registry",scope="repository:tok/a:pull"`);
+    assert.equal((await res.json()).errors[0].code, "UNAUTHORIZED");
+    assert.equal((await fetch(`${reg.url}/token?service=berth-registry&scope=repository:tok/a:pull`)).status, 401);
+    const basic = `Basic ${Buffer.from("alice:s3cret").toString("base64")}`;
+    res = await fetch(`${reg.url}/token?service=berth-registry&scope=repository:tok/a:pull`, { headers: { Authorization: basic } });
+    assert.equal(res.status, 200);
+    const { token } = (await res.json()) as { token: string };
+    const bearer = { Authorization: `Bearer ${token}` };
+    res = await fetch(`${reg.url}/v2/tok/a/tags/list`, { headers: bearer });
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).tags, ["1"]);
+    res = await fetch(`${reg.url}/v2/tok/b/tags/list`, { headers: bearer });
+    assert.equal(res.status, 401, "a token for tok/a is not one for tok/b");
+    assert.match((await res.json()).errors[0].message, /does not grant pull on tok\/b/);
+    res = await fetch(`${reg.url}/v2/tok/a/blobs/uploads/`, { method: "POST", headers: bearer });
+    assert.equal(res.status, 401, "a pull token does not push");
+    assert.match(res.headers.get("www-authenticate")!, /scope="repository:tok\/a:pull,push"/);
+    const [payload, sig] = token.split(".");
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, "base64url").toString()), access: [{ type: "repository", name: "*", actions: ["*"] }] })).toString("base64url");
+    assert.equal((await fetch(`${reg.url}/v2/tok/a/tags/list`, { headers: { Authorization: `Bearer ${forged}.${sig}` } })).status, 401, "a forged token");
+    assert.equal(await reg.stop(), 0);
+  });
+
   test("gc refuses while the server runs; after it stops, it removes exactly the unreferenced blobs; --read-only serves what is left", async () => {
     const storage = path.join(dir, "anon");
     // an image of its own, then its manifest deleted: its three blobs are garbage

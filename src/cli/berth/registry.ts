@@ -33,12 +33,13 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("--addr <host:port>", "where to listen (:0 picks a free port)", "127.0.0.1:5000")
     .option("--storage <dir>", "where blobs and repositories are kept (default <root>/registry)")
     .option("--htpasswd <file>", "require Basic auth against this bcrypt htpasswd file (htpasswd -B)")
+    .option("--token-auth", "with --htpasswd: bearer tokens, issued by the registry at /token")
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
     .option("--tls-key <file>", "and this private key (PEM)")
     .option("--read-only", "refuse pushes and deletes")
     .option("--upload-ttl <duration>", "remove upload sessions idle this long", "1h")
     .option("--max-uploads <n>", "upload sessions open at once before TOOMANYREQUESTS", "1000")
-    .action(async (opts: { addr: string; storage?: string; htpasswd?: string; tlsCert?: string; tlsKey?: string; readOnly?: boolean; uploadTtl: string; maxUploads: string }) => {
+    .action(async (opts: { addr: string; storage?: string; htpasswd?: string; tokenAuth?: boolean; tlsCert?: string; tlsKey?: string; readOnly?: boolean; uploadTtl: string; maxUploads: string }) => {
       const { host, port } = address(opts.addr);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw invalidArgument("--tls-cert and --tls-key go together: give both or neither");
       const uploadTtlMs = duration(opts.uploadTtl, "--upload-ttl");
@@ -50,6 +51,7 @@ export function register(parent: Command, env: CommandEnv): void {
         host,
         port,
         htpasswd: opts.htpasswd !== undefined ? userPath(env, opts.htpasswd) : undefined,
+        tokenAuth: opts.tokenAuth,
         tls: opts.tlsCert && opts.tlsKey ? { cert: userPath(env, opts.tlsCert), key: userPath(env, opts.tlsKey) } : undefined,
         readOnly: opts.readOnly,
         uploadTtlMs,

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { BerthError, invalidArgument } from "../../errors.js";
 import { acquireLock, unlinkQuiet } from "../../image/lock.js";
-import { Htpasswd } from "./auth.js";
+import { allows, Htpasswd, parseScope, TOKEN_SERVICE, Tokens, type Access } from "./auth.js";
 import { registryError, RegistryError } from "./errors.js";
 import * as routes from "./routes.js";
 import { RegistryStorage } from "./storage.js";
@@ -24,6 +24,8 @@ export interface RegistryOptions {
   port: number;
   /** an htpasswd file of bcrypt hashes: Basic authentication for every request */
   htpasswd?: string;
+  /** with htpasswd: Docker's bearer-token flow, the registry issuing tokens at /token */
+  tokenAuth?: boolean;
   tls?: { cert: string; key: string };
   readOnly?: boolean;
   /** upload sessions idle this long are removed (default one hour) */
@@ -89,6 +91,8 @@ function route(pathname: string): { kind: string; name?: string; arg?: string } 
 
 export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
   const htpasswd = opts.htpasswd !== undefined ? new Htpasswd(opts.htpasswd) : undefined;
+  if (opts.tokenAuth && !htpasswd) throw invalidArgument("--token-auth needs --htpasswd: tokens are issued to the users it lists");
+  const tokens = opts.tokenAuth ? new Tokens() : undefined;
   const tls = opts.tls ? { cert: readPem(opts.tls.cert, "--tls-cert"), key: readPem(opts.tls.key, "--tls-key") } : undefined;
   const storage = new RegistryStorage(path.resolve(opts.storage));
   const release = lockStorage(storage.root, "berth registry serve");
@@ -117,18 +121,45 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
       });
       handle(req, res, (u) => (user = u)).catch((e: unknown) => fail(req, res, e));
     };
+    const basicChallenge = { "WWW-Authenticate": 'Basic realm="berth registry"' };
     const handle = async (req: IncomingMessage, res: ServerResponse, setUser: (u: string) => void) => {
-      if (htpasswd) {
-        const who = await htpasswd.verify(req.headers.authorization);
-        if (who === undefined) throw registryError("UNAUTHORIZED", "authentication required").with({ "WWW-Authenticate": 'Basic realm="berth registry"' });
-        setUser(who);
-      }
       const url = req.url ?? "/";
       const q = url.indexOf("?");
       const pathname = q < 0 ? url : url.slice(0, q);
       const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+      if (tokens && pathname === "/token") {
+        if (req.method !== "GET") throw registryError("UNSUPPORTED", `${req.method} is not supported on /token`);
+        const who = await htpasswd!.verify(req.headers.authorization);
+        if (who === undefined) throw registryError("UNAUTHORIZED", "authentication required").with(basicChallenge);
+        setUser(who);
+        const access = query.getAll("scope").flatMap((s) => s.split(" ")).map(parseScope).filter((a): a is Access => a !== undefined);
+        const body = JSON.stringify(tokens.issue(who, access));
+        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
       const r = route(pathname);
       if (!r) throw registryError("UNSUPPORTED", `no such endpoint: ${pathname.slice(0, 200)}`, undefined, 404);
+      if (tokens) {
+        // what this request needs: pull to read, push to write, delete to delete; the catalog its own scope
+        const need: Access | undefined =
+          r.kind === "base" ? undefined : r.kind === "catalog" ? { type: "registry", name: "catalog", actions: ["*"] } : { type: "repository", name: r.name!, actions: [req.method === "GET" || req.method === "HEAD" ? "pull" : req.method === "DELETE" ? "delete" : "push"] };
+        const token = tokens.verify(req.headers.authorization);
+        const basic = token === undefined && /^Basic /i.test(req.headers.authorization ?? "") ? await htpasswd!.verify(req.headers.authorization) : undefined;
+        if (basic !== undefined) setUser(basic);
+        else if (token !== undefined && (need === undefined || allows(token.access, need))) setUser(token.sub);
+        else {
+          const scheme = tls ? "https" : "http";
+          const scope = need === undefined ? "" : `,scope="${need.type}:${need.name}:${need.type === "repository" && need.actions[0] === "push" ? "pull,push" : need.actions.join(",")}"`;
+          throw registryError("UNAUTHORIZED", token === undefined ? "authentication required" : `the token does not grant ${need!.actions.join(",")} on ${need!.name}`, need ? [{ Type: need.type, Name: need.name, Action: need.actions[0] }] : undefined).with({
+            "WWW-Authenticate": `Bearer realm="${scheme}://${req.headers.host ?? `${opts.host}:${opts.port}`}/token",service="${TOKEN_SERVICE}"${scope}`,
+          });
+        }
+      } else if (htpasswd) {
+        const who = await htpasswd.verify(req.headers.authorization);
+        if (who === undefined) throw registryError("UNAUTHORIZED", "authentication required").with(basicChallenge);
+        setUser(who);
+      }
       if (ctx.readOnly && req.method !== "GET" && req.method !== "HEAD") {
         if (req.method === "DELETE") throw registryError("UNSUPPORTED", "this registry is read-only: deleting is disabled");
         throw registryError("DENIED", "this registry is read-only: pushing is disabled");
