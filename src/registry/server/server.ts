@@ -121,6 +121,13 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
       });
       handle(req, res, (u) => (user = u)).catch((e: unknown) => fail(req, res, e));
     };
+    // the host the client reached us by, for the token realm; anything odd in it falls back to our address
+    const realmHost = (req: IncomingMessage) => {
+      const host = req.headers.host;
+      if (host !== undefined && /^[A-Za-z0-9.:[\]-]{1,300}$/.test(host)) return host;
+      const a = server.address() as AddressInfo;
+      return a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    };
     const basicChallenge = { "WWW-Authenticate": 'Basic realm="berth registry"' };
     const handle = async (req: IncomingMessage, res: ServerResponse, setUser: (u: string) => void) => {
       const url = req.url ?? "/";
@@ -152,7 +159,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<Registry> {
           const scheme = tls ? "https" : "http";
           const scope = need === undefined ? "" : `,scope="${need.type}:${need.name}:${need.type === "repository" && need.actions[0] === "push" ? "pull,push" : need.actions.join(",")}"`;
           throw registryError("UNAUTHORIZED", token === undefined ? "authentication required" : `the token does not grant ${need!.actions.join(",")} on ${need!.name}`, need ? [{ Type: need.type, Name: need.name, Action: need.actions[0] }] : undefined).with({
-            "WWW-Authenticate": `Bearer realm="${scheme}://${req.headers.host ?? `${opts.host}:${opts.port}`}/token",service="${TOKEN_SERVICE}"${scope}`,
+            "WWW-Authenticate": `Bearer realm="${scheme}://${realmHost(req)}/token",service="${TOKEN_SERVICE}"${scope}`,
           });
         }
       } else if (htpasswd) {
