@@ -37,6 +37,7 @@ import * as topCmd from "./top.js";
 import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
 import * as portCmd from "./port.js";
+import * as registryCmd from "./registry.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -106,6 +107,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   registerSystemPrune(system, env);
   bootstrapCmd.register(program, env);
   infoCmd.register(program, env);
+  registryCmd.register(program, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });
