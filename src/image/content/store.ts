@@ -28,6 +28,8 @@ export interface Expected {
 export interface Ingest {
   /** Bytes already there from an earlier try; send the rest from here. */
   readonly offset: number;
+  /** The file the data goes to: readable while it is written; commit renames it into blobs/. */
+  readonly path: string;
   append(chunk: Buffer): void;
   /** Verifies the whole blob and moves it into the store. */
   commit(): BlobInfo;
@@ -343,6 +345,10 @@ class ResumableIngest implements Ingest {
       fs.ftruncateSync(this.fd, 0);
       this.offset = 0;
     }
+  }
+
+  get path(): string {
+    return this.data;
   }
 
   private open(): number {
