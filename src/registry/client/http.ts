@@ -58,8 +58,9 @@ export function isTransient(e: unknown): boolean {
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+    const t = setTimeout(() => (signal?.removeEventListener("abort", onAbort), resolve()), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 /** The backoff before try `n` (1-based): backoff·2^(n-1), capped at 4 s, with ±20 % jitter. */
@@ -227,7 +228,11 @@ export class RegistryClient {
       const transient = res ? TRANSIENT_STATUS.has(res.statusCode ?? 0) : isTransient(err);
       if (!transient || n >= retries) {
         if (res) return res;
-        if (isTransient(err)) throw unavailable(`${what}: cannot reach ${this.host}: ${(err as Error).message}${n > 0 ? ` (after ${n + 1} tries)` : ""}`);
+        if (isTransient(err)) {
+          const code = (err as NodeJS.ErrnoException).code;
+          const why = code === "ECONNREFUSED" ? `cannot connect to ${this.host}: connection refused` : `connection to ${this.host} failed: ${(err as Error).message}`;
+          throw unavailable(`${what}: ${why}${n > 0 ? ` (after ${n + 1} tries)` : ""}`);
+        }
         throw err;
       }
       const retryAfter = Number(res?.headers["retry-after"]);

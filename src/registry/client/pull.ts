@@ -9,6 +9,7 @@
 //   -> the image enters the store's index.
 // A failure anywhere removes what this pull added (blobs under its lease, snapshots it
 // unpacked) and keeps only the partial download in ingest/, which the next pull resumes.
+import { setMaxListeners } from "node:events";
 import * as fs from "node:fs";
 import { Readable } from "node:stream";
 import { BerthError, invalidArgument, notFound, unavailable } from "../../errors.js";
@@ -223,6 +224,7 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
     const chain = chainIds(diffIds);
 
     const abort = new AbortController();
+    setMaxListeners(0, abort.signal); // every request of every layer listens to it
     const onAbort = () => abort.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const jobs = new Map<string, LayerJob>();
@@ -266,11 +268,11 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
           unpacking = false;
         } catch (e) {
           unpacking = false;
-          // a broken download explains a broken unpack better than gzip's view of it
+          // a broken download explains a broken unpack better than gzip's or tar's view of it:
+          // let the download end (it is bounded by its retries) and verify first
           if (job) {
-            abort.abort(e);
             await job.growing.settled;
-            if (job.growing.error !== undefined && job.growing.error !== e) throw job.growing.error;
+            if (job.growing.error !== undefined) throw job.growing.error;
           }
           throw e;
         }
@@ -374,8 +376,8 @@ async function downloadLayer(client: RegistryClient, store: ImageStore, ref: Ref
         if (!isTransient(e)) throw e;
         if (ingest.offset > from) failures = 0; // progress: the connection is worth another go
         if (++failures > retries) {
-          const why = (e as Error).message.replace(/^.*?: cannot reach/, "cannot reach");
-          throw unavailable(`${what}: ${why.startsWith("cannot reach") ? why : `download broke: ${why}`} (after ${failures} tries; the ${ingest.offset} bytes so far are kept for the next pull)`);
+          const why = (e as Error).message.startsWith(`${what}: `) ? (e as Error).message.slice(what.length + 2) : (e as Error).message;
+          throw unavailable(`${what}: download failed after ${failures} tries: ${why} (the ${ingest.offset} bytes so far are kept for the next pull)`);
         }
         emit({ type: "layer", digest: desc.digest, status: "retrying", current: ingest.offset, total: desc.size, message: (e as Error).message });
         await sleep(backoff(failures, opts.backoffMs), signal);
@@ -386,15 +388,18 @@ async function downloadLayer(client: RegistryClient, store: ImageStore, ref: Ref
     try {
       ingest.commit(); // size and digest checked; a mismatch removes the data
     } catch (e) {
-      throw e instanceof BerthError ? new BerthError(e.kind, `${what}: ${e.message.replace(/^blob /, "")}`) : e;
+      if (!(e instanceof BerthError)) throw e;
+      const got = /digest mismatch: got (\S+)/.exec(e.message);
+      throw new BerthError(e.kind, `${what}: ${got ? `digest mismatch: expected ${desc.digest}, the registry sent content with digest ${got[1]}` : e.message.replace(/^blob \S+: /, "")}`);
     }
     ingest = undefined;
     emit({ type: "layer", digest: desc.digest, status: "downloaded", current: desc.size, total: desc.size });
     growing.finish();
   } catch (e) {
-    // a broken connection keeps its bytes for a later pull; anything else starts afresh
+    // a pull that failed for a broken connection keeps the bytes for the next pull to resume;
+    // one that failed for bad content (here or in another layer) keeps nothing
     if (ingest) {
-      if (isTransient(e) || (e instanceof BerthError && e.kind === "Unavailable") || signal.aborted) ingest.close();
+      if (isTransient(signal.aborted ? signal.reason : e)) ingest.close();
       else ingest.abort();
     }
     growing.finish(e);
