@@ -251,6 +251,9 @@ describe("registry client: berth pull, push, login against docker-registry and s
     assert.match(await ok(src(), ["push", "busybox", `docker://${reg.host}/t/chunked:2`], { env: { BERTH_PUSH_CHUNK_SIZE: "100000" } }), /^2: digest: /m);
     assert.equal(JSON.parse(skopeo(["inspect", "--tls-verify=false", `docker://${reg.host}/t/chunked:2`])).Digest, last[1]);
 
+    // every tag of a repository
+    assert.equal(await ok(freshRoot(), ["pull", "-a", "-q", `${reg.host}/t/chunked`]), `${reg.host}/t/chunked:2\n`);
+
     const dst = freshRoot();
     const pulled = await ok(dst, ["pull", name]);
     assert.match(pulled, new RegExp(`^1: Pulling from ${reg.host}/t/busybox$`, "m"));
