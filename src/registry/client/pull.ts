@@ -51,6 +51,8 @@ export interface PullResult {
 export const MANIFEST_ACCEPT = [MediaType.OCI_INDEX, MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_MANIFEST, MediaType.DOCKER_MANIFEST, MediaType.DOCKER_MANIFEST_V1_SIGNED, MediaType.DOCKER_MANIFEST_V1].join(", ");
 const MANIFEST_LIMIT = 4 << 20;
 const PROGRESS_EVERY_MS = 100;
+/** how long (in 200 ms waits) a pull waits for another process downloading the same blob: 30 min */
+const WAIT_FOR_OTHER_TRIES = 9000;
 
 export const platformString = (p: Platform) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 export const pullScope = (ref: Reference) => `repository:${ref.path}:pull`;
@@ -323,7 +325,25 @@ async function downloadLayer(client: RegistryClient, store: ImageStore, ref: Ref
   let ingest: Ingest | undefined;
   try {
     if (signal.aborted) throw signal.reason;
-    ingest = store.content.openIngest(`pull ${desc.digest}`, { digest: desc.digest, size: desc.size });
+    // another berth process downloading the same blob holds its ingest: wait for it to finish
+    // (the blob appears) or to give up (the ingest is free again, with its bytes to resume from)
+    for (let waited = 0; ; waited++) {
+      if (store.content.has(desc.digest)) {
+        growing.fh = await fs.promises.open(store.content.path(desc.digest), "r");
+        growing.written = desc.size;
+        emit({ type: "layer", digest: desc.digest, status: "downloaded", current: desc.size, total: desc.size });
+        growing.finish();
+        return;
+      }
+      try {
+        ingest = store.content.openIngest(`pull ${desc.digest}`, { digest: desc.digest, size: desc.size });
+        break;
+      } catch (e) {
+        if (!(e instanceof BerthError && e.kind === "FailedPrecondition" && /in use by process/.test(e.message)) || waited >= WAIT_FOR_OTHER_TRIES) throw e;
+        if (waited === 0) emit({ type: "layer", digest: desc.digest, status: "waiting", total: desc.size, message: "another berth process is downloading it" });
+        await sleep(200, signal);
+      }
+    }
     growing.fh = await fs.promises.open(ingest.path, "r");
     growing.written = ingest.offset;
     growing.notify();
