@@ -251,6 +251,11 @@ describe("registry client: berth pull, push, login against docker-registry and s
     assert.match(await ok(src(), ["push", "busybox", `docker://${reg.host}/t/chunked:2`], { env: { BERTH_PUSH_CHUNK_SIZE: "100000" } }), /^2: digest: /m);
     assert.equal(JSON.parse(skopeo(["inspect", "--tls-verify=false", `docker://${reg.host}/t/chunked:2`])).Digest, last[1]);
 
+    // a mirror (registries.json in the root) serves a registry that is never dialled
+    const mirrored = freshRoot();
+    mkdirSync(mirrored.root, { recursive: true });
+    writeFileSync(path.join(mirrored.root, "registries.json"), JSON.stringify({ mirrors: { "registry.invalid:5000": [reg.host] } }));
+    assert.match(await ok(mirrored, ["pull", "registry.invalid:5000/t/busybox:1"]), /^registry\.invalid:5000\/t\/busybox:1$/m);
     // every tag of a repository
     assert.equal(await ok(freshRoot(), ["pull", "-a", "-q", `${reg.host}/t/chunked`]), `${reg.host}/t/chunked:2\n`);
 

@@ -9,6 +9,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { BerthError } from "../../src/errors.js";
+import { parseReference } from "../../src/image/index.js";
 import {
   RegistryClient,
   backoff,
@@ -21,6 +22,7 @@ import {
   parseChallenge,
   registryDomain,
   removeCredentials,
+  fetchManifest,
   storeCredentials,
 } from "../../src/registry/client/index.js";
 import { PullProgress, PushProgress } from "../../src/cli/berth/progress.js";
@@ -200,6 +202,30 @@ describe("registry client: HTTP with retries and tokens (in-process server)", ()
       const before = seen.length;
       await assert.rejects(c.fetch({ path: "/v2/down/manifests/1", what: "tag 1" }), (e: BerthError) => e.kind === "Unavailable" && /^tag 1: busy \(HTTP 503 from 127\.0\.0\.1:\d+\)$/.test(e.message));
       assert.equal(seen.slice(before).filter((l) => l.startsWith("GET /v2/down/")).length, 4); // the first try and 3 retries
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("registry client: manifests", () => {
+  let server: http.Server;
+  let port: number;
+  before(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === "/v2/old/manifests/1") return res.writeHead(200, { "Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws" }).end('{"schemaVersion":1,"name":"old","tag":"1","fsLayers":[]}');
+      if (req.url === "/v2/pinned/manifests/sha256:" + "0".repeat(64)) return res.writeHead(200, { "Content-Type": "application/vnd.oci.image.manifest.v1+json" }).end("{}");
+      res.writeHead(404).end();
+    });
+    port = await new Promise((r) => server.listen(0, "127.0.0.1", () => r((server.address() as { port: number }).port)));
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  test("schema1 is refused with a clear message; content not matching a pinned digest is refused", async () => {
+    const c = new RegistryClient({ domain: `127.0.0.1:${port}`, host: `127.0.0.1:${port}`, scheme: "http", mirror: false }, { retries: 0 });
+    try {
+      await assert.rejects(fetchManifest(c, parseReference(`127.0.0.1:${port}/old:1`), "1"), /^BerthError: tag 1: schema1 manifests are not supported: this image was pushed by a client older than Docker 1\.10; re-push with a newer client$/);
+      await assert.rejects(fetchManifest(c, parseReference(`127.0.0.1:${port}/pinned@sha256:${"0".repeat(64)}`), `sha256:${"0".repeat(64)}`), /digest mismatch: the registry sent content with digest sha256:44136fa3/);
     } finally {
       c.close();
     }
