@@ -458,6 +458,25 @@ describe("registry client: berth pull, push, login against docker-registry and s
     assert.equal(await ok(cut, ["run", "--rm", via, "sh", "-c", "wc -c < /big"]), "3000000\n");
   });
 
+  test("^C mid-pull: one line, nothing half-made, and the next pull resumes", async () => {
+    const fp = await faultProxy(() => reg.port);
+    servers.push(fp.server);
+    const via = `${fp.host}/f/big:1`;
+    fp.state.mode = "slow";
+    const dst = freshRoot();
+    const pulling = runAsync(BERTH, ["--root", dst.root, "--runroot", dst.runroot, "pull", via], { env: env() });
+    for (let i = 0; i < 300 && fp.state.blobBytes < 500_000; i++) await sleep(50);
+    pulling.child.kill("SIGINT");
+    const r = await pulling;
+    assert.equal(r.code, 125);
+    assert.equal(r.stderr, `berth: pull ${via}: interrupted\n`);
+    await empty(dst);
+    fp.state.mode = "pass";
+    fp.state.ranges.length = 0;
+    await ok(dst, ["pull", via]);
+    assert.ok(fp.state.ranges.some((x) => /^bytes=[1-9]\d*-$/.test(x)), `resumed with Range: ${fp.state.ranges}`);
+  });
+
   test("the registry killed mid-pull and restarted: the pull resumes and completes", async () => {
     const fp = await faultProxy(() => reg.port);
     servers.push(fp.server);

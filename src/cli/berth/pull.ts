@@ -1,7 +1,8 @@
 // pull: an image from a registry, shown as docker pull shows it (progress.ts); the last line
 // is the full name. --all-tags pulls every tag of the repository.
 import type { Command } from "commander";
-import { BerthError, invalidArgument } from "../../errors.js";
+import { BerthError, invalidArgument, unavailable } from "../../errors.js";
+import { onCallerSignal } from "../context.js";
 import { parseReference } from "../../image/index.js";
 import { parsePlatform } from "../../oci/index.js";
 import { clientsFor, listTags } from "../../registry/client/index.js";
@@ -16,15 +17,22 @@ interface PullFlags extends AuthFlags {
   format?: string;
 }
 
-/** Pulls with progress on `out`; returns the full name stored. */
+/** Pulls with progress on `out`; returns the full name stored. ^C stops it cleanly (what it downloaded is kept to resume). */
 export async function pullWithProgress(env: CommandEnv, ref: string, f: PullFlags, out: NodeJS.WritableStream): Promise<string> {
   const mode = progressMode(out, f.format, f.quiet);
-  const result = await engine(env).pull(ref, {
-    ...registryOptions(env, f),
-    ...(f.platform ? { platform: parsePlatform(f.platform) } : {}),
-    onEvent: new PullProgress(out, mode).event,
-  });
-  return result.name;
+  const stop = new AbortController();
+  const off = onCallerSignal(env.cli, ["SIGINT", "SIGTERM"], () => stop.abort(unavailable("interrupted")));
+  try {
+    const result = await engine(env).pull(ref, {
+      ...registryOptions(env, f),
+      ...(f.platform ? { platform: parsePlatform(f.platform) } : {}),
+      onEvent: new PullProgress(out, mode).event,
+      signal: stop.signal,
+    });
+    return result.name;
+  } finally {
+    off();
+  }
 }
 
 export function register(parent: Command, env: CommandEnv): void {
