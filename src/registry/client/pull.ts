@@ -178,7 +178,7 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
   let manifest: ImageManifest;
   let mdesc: Descriptor;
   let mdata: Buffer;
-  let index: { data: Buffer; digest: string } | undefined;
+  let index: { digest: string } | undefined;
   if (top.doc.kind === "index") {
     const candidates = top.doc.index.manifests.filter((m) => platformMatches(want, m.platform));
     // an exact variant first (arm64/v8 over an unmarked arm64), then the newest the CPU runs
@@ -193,13 +193,13 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
     manifest = sub.doc.manifest;
     mdata = sub.data;
     mdesc = { mediaType: sub.mediaType, digest: sub.digest, size: sub.data.length, ...(pick.platform ? { platform: pick.platform } : {}) };
-    index = { data: top.data, digest: top.digest };
+    index = { digest: top.digest };
   } else {
     manifest = top.doc.manifest;
     mdata = top.data;
     mdesc = { mediaType: top.mediaType, digest: top.digest, size: top.data.length };
   }
-  if (manifest.config.mediaType === MediaType.DOCKER_MANIFEST_V1 || manifest.layers.some((l) => l.mediaType.includes("nondistributable") || l.mediaType.includes("foreign"))) {
+  if (manifest.layers.some((l) => l.mediaType.includes("nondistributable") || l.mediaType.includes("foreign"))) {
     // foreign layers live outside the registry (Windows base layers): not for Linux hosts
     throw invalidArgument(`manifest ${mdesc.digest}: it has foreign (non-distributable) layers, which berth does not fetch`);
   }
@@ -252,7 +252,11 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
       for (let i = 0; i < manifest.layers.length; i++) {
         const l = manifest.layers[i]!;
         const job = jobs.get(l.digest);
-        if (store.snapshots.has(chain[i]!)) continue;
+        if (store.snapshots.has(chain[i]!)) {
+          // unpacked already (another image has the chain): the blob is only being fetched for the store
+          if (job) void job.growing.settled.then(() => job.growing.done && emit({ type: "layer", digest: l.digest, status: "done" }));
+          continue;
+        }
         let source: Readable;
         if (job) {
           if (!job.growing.fh) await Promise.race([job.growing.wait(), job.growing.settled]);
@@ -284,11 +288,8 @@ async function pullFrom(client: RegistryClient, store: ImageStore, ref: Referenc
       await Promise.all(downloads);
       if (abort.signal.aborted) throw abort.signal.reason;
       for (const job of jobs.values()) if (!job.growing.done) throw job.growing.error ?? unavailable(`layer ${job.desc.digest}: download did not finish`);
-      // the manifests last: a blob in the store means everything it names is there
-      if (index) {
-        keep(index.digest);
-        store.content.writeBlob(index.data, { digest: index.digest, size: index.data.length });
-      }
+      // the manifest last: a manifest in the store means everything it names is there (the
+      // index it was picked from is not kept: the store names the platform's manifest)
       keep(mdesc.digest);
       store.content.writeBlob(mdata, { digest: mdesc.digest, size: mdesc.size });
       const image = await store.add(mdesc, [name]);
