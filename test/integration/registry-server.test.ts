@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { rootSkip } from "../helpers/oci.js";
-import { BERTH, serve, type Served } from "../helpers/registry.js";
+import { BERTH, serve, type Served } from "../helpers/registry-serve.js";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const missing = ["skopeo", "podman", "openssl", "htpasswd"].filter((c) => !has(c));
