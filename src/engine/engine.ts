@@ -33,6 +33,7 @@ import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, r
 import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
+import { build, type BuildOptions, type BuildResult } from "../build/index.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -263,6 +264,11 @@ export class Engine {
   /** `network disconnect`: the container leaves the network (its interface goes at once if it runs). */
   disconnect(network: string, ref: string, opts?: { force?: boolean }): Promise<void> {
     return disconnect(this.ctx, network, ref, opts?.force ?? false);
+  }
+
+  /** `berth build`: a Dockerfile and its context become an image (each RUN in a real container). */
+  build(opts: BuildOptions): Promise<BuildResult> {
+    return build(this.ctx, opts);
   }
 
   /** Waits for background cleanups this process started, then closes the database. */
