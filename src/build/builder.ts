@@ -291,7 +291,10 @@ export class Builder {
         if (i.keyword === "ENTRYPOINT" && !cmdSet && state.config.config) delete state.config.config.Cmd;
         state = await this.instruction(i, state, vars, args, buildArgs, stepLabel, stages, stageRef, stage);
       } catch (e) {
-        if (e instanceof BerthError && !/^[^ ]+:\d+: /.test(e.message)) throw new BerthError(e.kind, `${this.file.file}:${i.line}: ${i.keyword}: ${e.message}`, { hint: e.hint });
+        if (e instanceof BerthError && !/^[^ ]+:\d+: /.test(e.message)) {
+          const prefix = e.message.startsWith(i.keyword) ? "" : `${i.keyword}: `;
+          throw new BerthError(e.kind, `${this.file.file}:${i.line}: ${prefix}${e.message}`, { hint: e.hint });
+        }
         throw e;
       }
     }

@@ -128,11 +128,11 @@ export interface Source {
  */
 export function findSources(root: string, pattern: string, what: string, opts: { confine: boolean; ignored?: (rel: string) => boolean }): Source[] {
   const cleaned = path.posix.normalize("/" + pattern).slice(1);
-  if (opts.confine && path.posix.normalize(pattern).split("/")[0] === "..") throw invalidArgument(`${what}: forbidden path outside the build context: ${pattern}`);
+  if (opts.confine && path.posix.normalize(pattern).split("/")[0] === "..") throw invalidArgument(`${what}: forbidden path outside the build context`);
   const ignored = opts.ignored ?? (() => false);
   if (!hasWildcard(cleaned)) {
-    const host = resolveInside(root, cleaned, `${what} ${pattern}`, opts.confine);
-    if (!fs.existsSync(host) || (cleaned !== "" && ignored(cleaned))) throw notFound(`${what} ${pattern}: no such file or directory in the ${opts.confine ? "build context" : "source"}`);
+    const host = resolveInside(root, cleaned, what, opts.confine);
+    if (!fs.existsSync(host) || (cleaned !== "" && ignored(cleaned))) throw notFound(`${what}: no such file or directory in the ${opts.confine ? "build context" : "source"}`);
     return [{ host, rel: cleaned }];
   }
   // walk the components: literal ones are followed, wildcard ones matched against names
@@ -140,7 +140,7 @@ export function findSources(root: string, pattern: string, what: string, opts: {
   for (const part of cleaned.split("/").filter(Boolean)) {
     const next: Source[] = [];
     for (const f of found) {
-      const dir = resolveInside(root, f.rel, `${what} ${pattern}`, opts.confine);
+      const dir = resolveInside(root, f.rel, what, opts.confine);
       if (!hasWildcard(part)) {
         const rel = f.rel ? `${f.rel}/${part}` : part;
         if (fs.lstatSync(path.join(dir, part), { throwIfNoEntry: false })) next.push({ host: path.join(dir, part), rel });
@@ -157,8 +157,8 @@ export function findSources(root: string, pattern: string, what: string, opts: {
     }
     found = next;
   }
-  const out = found.filter((s) => !ignored(s.rel)).map((s) => ({ host: resolveInside(root, s.rel, `${what} ${pattern}`, opts.confine), rel: s.rel }));
-  if (out.length === 0) throw notFound(`${what} ${pattern}: no source files were specified (nothing matches)`);
+  const out = found.filter((s) => !ignored(s.rel)).map((s) => ({ host: resolveInside(root, s.rel, what, opts.confine), rel: s.rel }));
+  if (out.length === 0) throw notFound(`${what}: no source files were specified (nothing matches)`);
   return out;
 }
 
