@@ -222,8 +222,6 @@ export class Builder {
 
   private async buildStage(stage: Stage, stages: Stage[], globalScope: Map<string, string>, buildArgs: Map<string, string>, stageRef: (ref: string, before: number) => Stage | undefined): Promise<State> {
     const esc = this.file.escape;
-    const total = stage.body.length + 1;
-    const label = (k: number) => `[${stage.name ?? `stage-${stage.index}`} ${k}/${total}]`;
     // FROM
     const words = splitWords(stage.from.args, esc);
     const base = expandWord(words[0]!, globalScope, esc);
@@ -233,7 +231,6 @@ export class Builder {
       const p = hostPlatform();
       if (want !== `${p.os}/${p.architecture}` && want !== globalScope.get("BUILDPLATFORM")) throw this.err(stage.from, `FROM --platform=${want}: berth builds for this host's platform only (${p.os}/${p.architecture})`);
     }
-    const n = this.step(label(1), `FROM ${base}${stage.name ? ` AS ${stage.name}` : ""}`);
     const t0 = Date.now();
     let state: State;
     const dep = stageRef(base, stage.index);
@@ -252,7 +249,6 @@ export class Builder {
       }
       state = this.stateOf(image);
     }
-    this.done(n, t0);
     // ONBUILD triggers of the base run first, then are cleared
     const triggers = state.config.config?.OnBuild ?? [];
     if (state.config.config) delete state.config.config.OnBuild;
@@ -262,6 +258,8 @@ export class Builder {
       body.push(...parsed.map((p) => ({ ...p, line: stage.from.line })));
     }
     body.push(...stage.body);
+    const n = this.step(`[${stage.name ?? `stage-${stage.index}`} 1/${body.length + 1}]`, `FROM ${base}${stage.name ? ` AS ${stage.name}` : ""}`);
+    this.done(n, t0);
     const stageTotal = body.length + 1;
     const args = new Map<string, string | undefined>();
     let cmdSet = false;
