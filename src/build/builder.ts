@@ -17,6 +17,8 @@ import type { EngineContext } from "../engine/context.js";
 import { isMounted, unmount } from "../engine/containers/start.js";
 import { userChanges } from "../engine/containers/diff.js";
 import { resolveUser } from "../engine/spec.js";
+import { remove as runtimeRemove } from "../runtime/index.js";
+import { processAlive } from "../sys/index.js";
 import { BuildCache, type CachedStep } from "./cache.js";
 import { checksumSources, findSources, openContextDir, openContextTar, type BuildContext, type Source } from "./context.js";
 import { copyInto, isDirInside, mkdirInside, placeSources, type CopyOwner } from "./copy.js";
@@ -41,6 +43,8 @@ export interface BuildOptions {
   /** RUN's network: none (default) or host */
   network?: "none" | "host";
   onEvent?: (e: BuildEvent) => void;
+  /** cancels the build: the running step's container is killed, and everything temporary goes */
+  signal?: AbortSignal;
 }
 
 export type BuildEvent =
@@ -127,6 +131,7 @@ export class Builder {
 
   async build(): Promise<BuildResult> {
     const o = this.opts;
+    await sweep(this.ctx);
     this.context = typeof o.context === "string" ? openContextDir(o.context) : await openContextTar(o.context);
     try {
       const dfPath = o.dockerfile ?? path.join(this.context.dir, "Dockerfile");
@@ -306,6 +311,7 @@ export class Builder {
   }
 
   private step(name: string, text: string): number {
+    if (this.opts.signal?.aborted) throw failedPrecondition("build cancelled");
     const n = ++this.n;
     this.emit({ kind: "step", n, name, text });
     return n;
@@ -530,7 +536,7 @@ export class Builder {
     const store = this.ctx.images;
     await this.ensureChain(state);
     const chain = chainIds(state.config.rootfs.diff_ids);
-    const key = `build-${randomBytes(12).toString("hex")}`;
+    const key = tempName();
     const mnt = path.join(this.ctx.runroot, "build", key);
     fs.mkdirSync(mnt, { recursive: true, mode: 0o700 });
     let prepared = false;
@@ -582,8 +588,10 @@ export class Builder {
         args: argv,
         env: [...declared, ...proxies],
         network: network === "host" ? "host" : "none",
+        signal: this.opts.signal,
         onOutput: (stream, data) => this.emit({ kind: "output", n, stream, data }),
       });
+      if (this.opts.signal?.aborted) throw failedPrecondition("build cancelled");
       if (code !== 0) throw new BerthError("FailedPrecondition", `RUN ${argv.slice(i.json ? 0 : shell.length).join(" ")}: the command returned a non-zero code: ${code}`);
       return true;
     });
@@ -701,7 +709,7 @@ export class Builder {
     const store = this.ctx.images;
     await this.ensureChain(state);
     const chain = chainIds(state.config.rootfs.diff_ids);
-    const key = `build-${randomBytes(12).toString("hex")}`;
+    const key = tempName();
     const dir = path.join(this.ctx.runroot, "build", key);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     store.snapshots.prepare(key, chain.at(-1), { build: "1" });
@@ -749,6 +757,40 @@ export class Builder {
       return store.add({ mediaType: MediaType.OCI_MANIFEST, digest: manifestBlob.digest, size: manifestBlob.size }, this.opts.tags ?? []);
     });
     return { id: image.id, names: image.names, ran: this.ran, cached: this.hits };
+  }
+}
+
+/** Temporary snapshots, mounts and containers are named after the berth process that made them. */
+export function tempName(): string {
+  return `build-${process.pid}-${randomBytes(8).toString("hex")}`;
+}
+
+/** What a build killed on the way (SIGKILL, a crash) left: its mounts, active snapshots, containers. */
+async function sweep(ctx: EngineContext): Promise<void> {
+  const dead = (name: string) => {
+    const m = /^build-(\d+)-/.exec(name);
+    return m !== null && !processAlive(Number(m[1]));
+  };
+  const buildDir = path.join(ctx.runroot, "build");
+  const runtimeDir = ctx.runtime.root;
+  for (const id of fs.existsSync(runtimeDir) ? fs.readdirSync(runtimeDir).filter(dead) : []) {
+    try {
+      await runtimeRemove(ctx.runtime, id, true);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const name of fs.existsSync(buildDir) ? fs.readdirSync(buildDir).filter(dead) : []) {
+    const p = path.join(buildDir, name);
+    if (isMounted(p)) unmount(p);
+    if (!isMounted(p)) fs.rmSync(p, { recursive: true, force: true });
+  }
+  for (const a of ctx.images.snapshots.active().filter((a) => dead(a.key))) {
+    try {
+      ctx.images.snapshots.removeActive(a.key);
+    } catch {
+      // still mounted somewhere: the next sweep
+    }
   }
 }
 

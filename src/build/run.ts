@@ -23,6 +23,7 @@ export interface RunInput {
   /** build args in effect (NAME=value), under the image's Env */
   env: string[];
   network: "none" | "host";
+  signal?: AbortSignal;
   onOutput(stream: "stdout" | "stderr", data: Buffer): void;
 }
 
@@ -60,14 +61,14 @@ function pipeLauncher(onOutput: RunInput["onOutput"]): Launcher {
 
 /** Runs the step's command; resolves with its exit code. */
 export async function runStep(ctx: EngineContext, input: RunInput): Promise<number> {
-  const id = `build-${randomBytes(16).toString("hex")}`;
+  const id = `build-${process.pid}-${randomBytes(8).toString("hex")}`;
   const runDir = path.join(ctx.runroot, "build", id);
   fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
   try {
     const c = input.config.config ?? {};
     const etc = { hosts: path.join(runDir, "hosts"), hostname: path.join(runDir, "hostname"), resolvConf: path.join(runDir, "resolv.conf") };
-    fs.writeFileSync(etc.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${id.slice(6, 18)}\n`);
-    fs.writeFileSync(etc.hostname, `${id.slice(6, 18)}\n`);
+    fs.writeFileSync(etc.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${id.slice(-12)}\n`);
+    fs.writeFileSync(etc.hostname, `${id.slice(-12)}\n`);
     let resolv = "";
     try {
       resolv = fs.readFileSync("/etc/resolv.conf", "utf8");
@@ -85,12 +86,19 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
       user: c.User || undefined,
       workdir: c.WorkingDir || "/",
       network: input.network,
-      hostname: id.slice(6, 18),
+      hostname: id.slice(-12),
     });
     const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: `/berth/${id}` });
     fs.writeFileSync(path.join(runDir, "config.json"), JSON.stringify(spec));
     const running = await runtime.run(ctx.runtime, { id, bundle: runDir, launcher: pipeLauncher(input.onOutput), stdio: ["ignore", "ignore", "ignore"] });
-    return await running.wait();
+    const cancel = () => running.signal(9);
+    input.signal?.addEventListener("abort", cancel);
+    try {
+      if (input.signal?.aborted) cancel();
+      return await running.wait();
+    } finally {
+      input.signal?.removeEventListener("abort", cancel);
+    }
   } finally {
     try {
       await runtime.remove(ctx.runtime, id, true);

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import type { Command } from "commander";
 import { invalidArgument, notFound } from "../../errors.js";
 import type { BuildEvent } from "../../build/index.js";
+import { onCallerSignal } from "../context.js";
 import { type CommandEnv, engine, userPath } from "./globals.js";
 
 interface BuildFlags {
@@ -172,6 +173,9 @@ export function register(parent: Command, env: CommandEnv): void {
       const onEvent = live ? live.on : plain ? plain : (e: BuildEvent) => e.kind === "warning" && err.write(`WARNING: ${e.message}\n`);
       if (o.pull) onEvent({ kind: "warning", message: "--pull: berth has no registry client yet; base images come from the local store" });
       let result;
+      // ^C or a kill: the build stops, its container and temporary snapshot go, then berth exits
+      const abort = new AbortController();
+      const off = onCallerSignal(env.cli, ["SIGINT", "SIGTERM", "SIGHUP"], () => abort.abort());
       try {
         result = await engine(env).build({
           context,
@@ -184,8 +188,10 @@ export function register(parent: Command, env: CommandEnv): void {
           noCache: !o.cache,
           network: o.network as "none" | "host" | undefined,
           onEvent,
+          signal: abort.signal,
         });
       } finally {
+        off();
         live?.stop();
       }
       if (o.iidfile) {
