@@ -5,7 +5,7 @@
 // runroot; its changes become a layer, unpacked as the next snapshot of the chain. Every step
 // is looked up in the cache first. The temporary snapshot, mount and container go whatever
 // happens; the final image enters the store under its tags.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -619,13 +619,10 @@ export class Builder {
     // where the sources come from: the context, another stage or image (mounted), heredocs, URLs
     const cleanups: (() => void)[] = [];
     try {
-      let root = this.context.dir;
-      let confine = true;
-      let ignored = this.context.ignored;
+      let from: State | undefined;
       if (fromRef !== undefined) {
         const ref = expandWord(fromRef, vars, esc);
         const dep = stageRef(ref, stage.index);
-        let from: State;
         if (dep) from = this.stageResults.get(dep.index)!;
         else {
           let image: Image;
@@ -636,12 +633,8 @@ export class Builder {
           }
           from = this.stateOf(image);
         }
-        const m = await this.mountReadOnly(from);
-        cleanups.push(m.release);
-        root = m.dir;
-        confine = false;
-        ignored = () => false;
       }
+      const ignored = fromRef !== undefined ? () => false : this.context.ignored;
       const sources: Source[] = [];
       const extra: unknown[] = [dest, fromRef ?? "", chownArg ?? "", chmodArg ?? ""];
       if (heredocs.length) {
@@ -653,6 +646,30 @@ export class Builder {
         }
       }
       const archives = new Set<Source>();
+      /** the sources in the file system they come from (the context, or the mounted stage) */
+      const find = (root: string, confine: boolean): Source[] => {
+        const found: Source[] = [];
+        for (const w of srcWords) found.push(...findSources(root, w, `${what} ${w}`, { confine, ignored }));
+        return found;
+      };
+      if (from) {
+        // another stage's layers say what it holds: they key the cache, and it is mounted only to copy
+        extra.push(this.stateKey(from), from.config.rootfs.diff_ids);
+        const createdBy = `${what} ${[...flagWords(i), ...srcWords, dest].join(" ")}`;
+        const source = from;
+        return await this.fsStep(i, label, state, c, createdBy, extra, async (mnt) => {
+          const m = await this.mountReadOnly(source);
+          try {
+            const found = find(m.dir, false);
+            const owner = chownArg !== undefined ? chownOf(mnt, expandWord(chownArg, vars, esc)) : undefined;
+            const placements = placeSources(found, dest, c.WorkingDir ?? "/", (p) => isDirInside(mnt, p), `${what} ${srcWords.join(" ")} ${dest}`, (s) => fs.statSync(s.host).isDirectory());
+            copyInto(mnt, placements, { owner, keepOwners: true, mode, ignored: () => false });
+          } finally {
+            m.release();
+          }
+          return true;
+        });
+      }
       for (const w of srcWords) {
         if (what === "ADD" && /^https?:\/\//.test(w)) {
           const s = await this.download(w, cleanups);
@@ -660,18 +677,18 @@ export class Builder {
           continue;
         }
         if (what === "ADD" && /^git@|\.git(#.*)?$/.test(w)) throw invalidArgument(`ADD ${w}: git sources are not supported by berth build`);
-        for (const s of findSources(root, w, `${what} ${w}`, { confine, ignored })) {
+        for (const s of findSources(this.context.dir, w, `${what} ${w}`, { confine: true, ignored })) {
           sources.push(s);
           if (what === "ADD" && fs.statSync(s.host).isFile() && isArchive(s.host)) archives.add(s);
         }
       }
-      extra.push(checksumSources(sources.map((s) => ({ host: s.host, rel: s.rel })), fromRef !== undefined || heredocs.length ? () => false : ignored), [...archives].map((a) => a.rel));
-      const createdBy = `${what} ${[...(i.flags.length ? [i.flags.map((f) => `--${f.name}=${f.value}`).join(" ")] : []), ...srcWords, dest].join(" ")}`;
+      extra.push(checksumSources(sources.map((s) => ({ host: s.host, rel: s.rel })), heredocs.length ? () => false : ignored), [...archives].map((a) => a.rel));
+      const createdBy = `${what} ${[...flagWords(i), ...srcWords, dest].join(" ")}`;
       return await this.fsStep(i, label, state, c, createdBy, extra, async (mnt) => {
         const owner = chownArg !== undefined ? chownOf(mnt, expandWord(chownArg, vars, esc)) : undefined;
         const plain = sources.filter((s) => !archives.has(s));
         const placements = placeSources(plain, dest, c.WorkingDir ?? "/", (p) => isDirInside(mnt, p), `${what} ${srcWords.join(" ")} ${dest}`, (s) => fs.statSync(s.host).isDirectory());
-        copyInto(mnt, placements, { owner, keepOwners: fromRef !== undefined, mode, ignored: fromRef !== undefined || heredocs.length ? () => false : ignored });
+        copyInto(mnt, placements, { owner, keepOwners: false, mode, ignored: heredocs.length ? () => false : ignored });
         for (const a of archives) {
           const absDest = dest.startsWith("/") ? dest : path.posix.join(c.WorkingDir || "/", dest);
           const into = mkdirInside(mnt, absDest);
@@ -742,9 +759,22 @@ export class Builder {
     if (this.opts.labels && Object.keys(this.opts.labels).length) config.config = { ...(config.config ?? {}), Labels: { ...(config.config?.Labels ?? {}), ...this.opts.labels } };
     config.created = config.created ?? state.config.history?.at(-1)?.created ?? new Date().toISOString();
     await this.ensureChain(state);
+    // a rebuild from the cache makes the same image: when its names already point at it, nothing is written
+    const configText = JSON.stringify(config);
+    const configDigest = `sha256:${createHash("sha256").update(configText).digest("hex")}`;
+    const tags = this.opts.tags ?? [];
+    const existing = (() => {
+      try {
+        const images = tags.length ? tags.map((t) => store.resolve(t)) : [store.resolve(configDigest)];
+        return images.every((im) => im.id === configDigest && (tags.length === 0 || im.names.length > 0)) ? images[0] : undefined;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (existing && store.content.has(existing.manifest.digest)) return { id: existing.id, names: existing.names, ran: this.ran, cached: this.hits };
     const image = await store.withLease(async (keep) => {
       for (const l of state.layers) keep(l.digest);
-      const configBlob = store.content.writeBlob(JSON.stringify(config));
+      const configBlob = store.content.writeBlob(configText);
       keep(configBlob.digest);
       const manifest: ImageManifest = {
         schemaVersion: 2,
@@ -759,6 +789,8 @@ export class Builder {
     return { id: image.id, names: image.names, ran: this.ran, cached: this.hits };
   }
 }
+
+const flagWords = (i: Instruction) => i.flags.map((f) => (f.value !== "" ? `--${f.name}=${f.value}` : `--${f.name}`));
 
 /** Temporary snapshots, mounts and containers are named after the berth process that made them. */
 export function tempName(): string {
