@@ -81,9 +81,9 @@ function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void;
     for (const s of steps) {
       const time = s.state === "CACHED" ? "CACHED" : `${(((s.end ?? Date.now()) - s.start) / 1000).toFixed(1)}s`;
       lines.push(cut(` => ${s.state === "ERROR" ? "ERROR " : ""}${s.title}`.padEnd(Math.min(cols - 10, 70)) + ` ${time}`));
-      if (s.state === "running" || s.state === "ERROR") for (const t of s.tail.slice(-6)) lines.push(cut(` => => # ${t}`));
+      if (s.state === "running" || s.state === "ERROR") for (const t of (s.tail.at(-1) === "" ? s.tail.slice(0, -1) : s.tail).slice(-6)) lines.push(cut(` => => # ${t}`));
     }
-    out.write((drawn ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join(""));
+    out.write((drawn ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join("") + "\x1b[J");
     drawn = lines.length;
   };
   const timer = setInterval(draw, 200);
