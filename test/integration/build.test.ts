@@ -102,6 +102,13 @@ describe("berth build", { skip: rootSkip }, () => {
         "WORKDIR $APP",
         'RUN echo "given=$GIVEN defaulted=$DEFAULTED missing=[$MISSING] full=$FULL name=$NAME" > /out',
         "LABEL version=$GIVEN",
+        'SHELL ["/bin/sh", "-ec"]',
+        "RUN <<EOF",
+        "echo \"heredoc sees $FULL and shell -ec: $-\" > /heredoc",
+        "EOF",
+        "COPY <<EOF /copied.txt",
+        "copied ${APP} from a heredoc",
+        "EOF",
       ].join("\n"),
     });
     build(["--build-arg", "BASE=busybox", "--build-arg", "GIVEN=fromflag", "-t", "subst", c]);
@@ -111,6 +118,9 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.equal(cfg.WorkingDir, "/opt/app");
     assert.equal(cfg.Labels.version, "fromflag");
     assert.equal(cfg.Env.some((e: string) => e.startsWith("GIVEN=")), false, "ARGs are not in the image's Env");
+    assert.deepEqual(cfg.Shell, ["/bin/sh", "-ec"]);
+    assert.match(run(["subst", "cat", "/heredoc"]), /^heredoc sees \/opt\/app\/bin and shell -ec: \w*e\w*\n$/);
+    assert.equal(run(["subst", "cat", "/copied.txt"]), "copied /opt/app from a heredoc\n");
     // an unused --build-arg is a warning, as Docker's
     assert.match(build(["--build-arg", "BASE=busybox", "--build-arg", "NOPE=1", c]), /build-args \[NOPE\] were not consumed/);
   });
@@ -233,7 +243,7 @@ describe("berth build", { skip: rootSkip }, () => {
       Dockerfile: ["FROM busybox", "ENV GREETING=hello", "USER nobody", 'ENTRYPOINT ["/bin/sh", "-c", "echo $GREETING $0 from $(id -un)"]', 'CMD ["world"]', "STOPSIGNAL SIGUSR1", "EXPOSE 8080", "HEALTHCHECK --interval=30s --retries=2 CMD wget -q localhost:8080 || exit 1"].join("\n"),
     });
     const tar = spawnSync("tar", ["-c", "-C", c, "."]);
-    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, "build", "-q", "-t", "runme", "-t", "runme:v2", "-"], { input: tar.stdout });
+    const r = spawnSync(BERTH, ["--root", root, "--runroot", runroot, "build", "-q", "-t", "runme", "-t", "runme:v2", "--label", "built.by=test", "-"], { input: tar.stdout });
     assert.equal(r.status, 0, r.stderr.toString());
     assert.match(r.stdout.toString(), /^sha256:[0-9a-f]{64}\n$/);
     assert.equal(run(["runme"]), "hello world from nobody\n");
@@ -244,6 +254,7 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.equal(cfg.User, "nobody");
     assert.ok(cfg.Env.includes("GREETING=hello"));
     assert.equal(cfg.StopSignal, "SIGUSR1");
+    assert.deepEqual(cfg.Labels, { "built.by": "test" });
     assert.deepEqual(cfg.ExposedPorts, { "8080/tcp": {} });
     assert.deepEqual(cfg.Healthcheck, { Test: ["CMD-SHELL", "wget -q localhost:8080 || exit 1"], Interval: 30e9, Retries: 2 });
   });
