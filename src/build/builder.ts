@@ -417,6 +417,7 @@ export class Builder {
           if (f("interval") !== undefined) hc.Interval = duration(f("interval")!, "--interval");
           if (f("timeout") !== undefined) hc.Timeout = duration(f("timeout")!, "--timeout");
           if (f("start-period") !== undefined) hc.StartPeriod = duration(f("start-period")!, "--start-period");
+          if (f("start-interval") !== undefined) (hc as { StartInterval?: number }).StartInterval = duration(f("start-interval")!, "--start-interval");
           if (f("retries") !== undefined) {
             if (!/^\d+$/.test(f("retries")!)) throw invalidArgument(`--retries=${f("retries")}: expected a number`);
             hc.Retries = Number(f("retries"));
@@ -672,10 +673,11 @@ export class Builder {
       }
       for (const w of srcWords) {
         if (what === "ADD" && /^https?:\/\//.test(w)) {
-          const s = await this.download(w, cleanups);
+          const s = await this.download(w, cleanups, flag(i, "checksum"));
           sources.push(s);
           continue;
         }
+        if (flag(i, "checksum") !== undefined) throw invalidArgument(`ADD --checksum: only for an http(s) source, not ${w}`);
         if (what === "ADD" && /^git@|\.git(#.*)?$/.test(w)) throw invalidArgument(`ADD ${w}: git sources are not supported by berth build`);
         for (const s of findSources(this.context.dir, w, `${what} ${w}`, { confine: true, ignored })) {
           sources.push(s);
@@ -702,7 +704,7 @@ export class Builder {
   }
 
   /** `ADD URL`: the file fetched into a temporary directory (0600, its Last-Modified time). */
-  private async download(url: string, cleanups: (() => void)[]): Promise<Source> {
+  private async download(url: string, cleanups: (() => void)[], checksum?: string): Promise<Source> {
     const dir = fs.mkdtempSync(path.join(tmpdir(), "berth-add-"));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     let res: Response;
@@ -714,7 +716,14 @@ export class Builder {
     if (!res.ok) throw failedPrecondition(`ADD ${url}: ${res.status} ${res.statusText}`);
     const name = decodeURIComponent(new URL(url).pathname.split("/").filter(Boolean).at(-1) ?? "") || "__unnamed__";
     const file = path.join(dir, name);
-    fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()), { mode: 0o600 });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (checksum !== undefined) {
+      const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(checksum);
+      if (!m) throw invalidArgument(`ADD --checksum=${checksum}: expected sha256:<hex> (or sha384, sha512)`);
+      const got = createHash(m[1]!).update(body).digest("hex");
+      if (got !== m[2]) throw failedPrecondition(`ADD ${url}: checksum mismatch: expected ${checksum}, got ${m[1]}:${got}`);
+    }
+    fs.writeFileSync(file, body, { mode: 0o600 });
     fs.chmodSync(file, 0o600);
     const lm = res.headers.get("last-modified");
     if (lm && !Number.isNaN(Date.parse(lm))) fs.utimesSync(file, new Date(lm), new Date(lm));

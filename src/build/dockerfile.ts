@@ -45,9 +45,9 @@ export const KEYWORDS = new Set([
 /** Instructions that take `--flags` before their arguments, and which flags. */
 const FLAGS: Record<string, string[]> = {
   FROM: ["platform"],
-  RUN: ["network", "mount", "security"],
-  COPY: ["from", "chown", "chmod", "link", "parents", "exclude"],
-  ADD: ["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"],
+  RUN: ["network", "mount"],
+  COPY: ["from", "chown", "chmod", "link"],
+  ADD: ["chown", "chmod", "link", "checksum"],
   HEALTHCHECK: ["interval", "timeout", "start-period", "start-interval", "retries"],
 };
 

@@ -47,6 +47,8 @@ describe("berth build", { skip: rootSkip }, () => {
   };
   /** nothing a build leaves: no container record, active snapshot, mount, runtime state, cgroup */
   const clean = () => {
+    // `run --rm` containers are removed by their monitors' cleanup: a bounded wait for it
+    for (let i = 0; i < 50 && ok(["ps", "-aq"]) !== ""; i++) spawnSync("sleep", ["0.1"]);
     assert.equal(ok(["ps", "-aq"]), "", "no containers");
     assert.deepEqual(readdirSync(path.join(root, "snapshots", "overlay", "active")), [], "no active snapshots");
     assert.deepEqual(existsSync(path.join(runroot, "build")) ? readdirSync(path.join(runroot, "build")) : [], [], "no build dirs");
@@ -65,7 +67,10 @@ describe("berth build", { skip: rootSkip }, () => {
     ok(["bootstrap", "busybox"]);
   });
   after(() => {
-    rmSync(dir, { recursive: true, force: true });
+    // whatever a failed test left, and the monitors' cleanups still under way
+    for (let i = 0; i < 50 && ok(["ps", "-aq"]) !== ""; i++) spawnSync("sleep", ["0.1"]);
+    for (const id of ok(["ps", "-aq"]).split("\n").filter(Boolean)) berth(["rm", "-f", id]);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   test("multi-stage: the final stage copies an artifact built in the first; --target builds the first alone", () => {
@@ -171,11 +176,20 @@ describe("berth build", { skip: rootSkip }, () => {
       const port = (server.address() as AddressInfo).port;
       writeFileSync(path.join(c, "Dockerfile"), readFileSync(path.join(c, "Dockerfile"), "utf8").replace("PORT", String(port)));
       // the server answers in this process: berth runs without blocking it
-      const child = spawn(BERTH, ["--root", root, "--runroot", runroot, "build", "-q", "-t", "adds", c], { stdio: ["ignore", "pipe", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
-      const code = await new Promise<number>((r) => child.on("close", (x) => r(x ?? -1)));
-      assert.equal(code, 0, stderr);
+      const buildAsync = async (ctx: string) => {
+        const child = spawn(BERTH, ["--root", root, "--runroot", runroot, "build", "-q", "-t", "adds", ctx], { stdio: ["ignore", "pipe", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        const code = await new Promise<number>((r) => child.on("close", (x) => r(x ?? -1)));
+        return { code, stderr };
+      };
+      const r = await buildAsync(c);
+      assert.equal(r.code, 0, r.stderr);
+      // --checksum is checked against what was fetched
+      const bad = context({ Dockerfile: `FROM busybox\nADD --checksum=sha256:${"0".repeat(64)} http://127.0.0.1:${port}/remote.txt /r\n` });
+      const b = await buildAsync(bad);
+      assert.equal(b.code, 125);
+      assert.match(b.stderr, /^berth: Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/remote\.txt: checksum mismatch: expected sha256:0+, got sha256:[0-9a-f]{64}\n$/);
     } finally {
       server.close();
     }
