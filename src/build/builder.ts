@@ -572,7 +572,8 @@ export class Builder {
   private runInstruction(i: Instruction, state: State, c: ContainerConfig, args: Map<string, string | undefined>, buildArgs: Map<string, string>, label: string, shell: string[]): Promise<State> {
     let argv: string[];
     if (i.json) argv = i.json;
-    else if (i.heredocs.length && i.args.trim() === `<<${i.heredocs[0]!.name}` || (i.heredocs.length === 1 && /^<<-?["']?\w+["']?$/.test(i.args.trim()))) argv = [...shell, i.heredocs[0]!.body];
+    // `RUN <<EOF` alone: the body is the script; `RUN cmd <<EOF`: the shell reads the heredoc itself
+    else if (i.heredocs.length === 1 && /^<<-?(["']?)[^\s"']+\1$/.test(i.args.trim())) argv = [...shell, i.heredocs[0]!.body];
     else if (i.heredocs.length) argv = [...shell, [i.args, ...i.heredocs.map((h) => h.body + h.name)].join("\n")];
     else argv = [...shell, i.args];
     // the build args in effect: in the environment, in the history and the cache key (Docker's `|N A=b`)

@@ -109,11 +109,12 @@ export function parseDockerfile(text: string, file = "Dockerfile"): Dockerfile {
     // heredoc bodies: the lines the parser found for each, taken from the source as written
     const heredocs: Heredoc[] = [];
     let firstBody = range.end.line + 1;
-    const headerText = src[range.start.line] ?? "";
     for (const h of (i as unknown as { getHeredocs(): { getName(): string }[] }).getHeredocs()) {
       const content = (h as unknown as { getContentRange(): { start: { line: number }; end: { line: number } } | null }).getContentRange();
       const name = h.getName();
-      const marker = new RegExp(`<<(-?)(["']?)${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\2`).exec(headerText + "\n" + src.slice(range.start.line, range.end.line + 1).join("\n"));
+      // <<-NAME strips leading tabs; a quoted "NAME" or 'NAME' leaves the body unexpanded
+      const header = src.slice(range.start.line, content ? content.start.line : range.start.line + 1).join("\n");
+      const marker = new RegExp(`<<(-?)(["']?)${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\2`).exec(header);
       const chomp = marker?.[1] === "-";
       let lines: string[] = [];
       if (content) {
