@@ -4,7 +4,8 @@
 //  - a source directory's content (not the directory itself) goes into the destination;
 //  - a single file goes to the destination path itself, or inside it when that is an existing
 //    directory;
-//  - a relative destination is relative to WORKDIR; missing parents are made (0755, root).
+//  - a relative destination is relative to WORKDIR; missing parents are made (0755, root's
+//    or --chown's).
 // Everything is resolved inside the root: a symlink in the image cannot send a file to the host.
 import * as fs from "node:fs";
 import path from "node:path";
@@ -103,19 +104,16 @@ function copyEntry(from: string, rel: string, to: string, opts: CopyOptions): vo
 export function copyInto(root: string, placements: Placement[], opts: CopyOptions): void {
   for (const p of placements) {
     if (p.contents) {
-      const to = mkdirInside(root, p.dest);
-      const st = fs.statSync(p.source.host);
+      // directories the copy makes belong to --chown's user too (BuildKit); existing ones stay as they are
+      const to = mkdirInside(root, p.dest, opts.owner);
       for (const n of fs.readdirSync(p.source.host).sort()) {
         const r = p.source.rel ? `${p.source.rel}/${n}` : n;
         if (opts.ignored(r)) continue;
         copyEntry(path.join(p.source.host, n), r, path.join(to, n), opts);
       }
-      // a directory made for the copy takes the source directory's mode only with --chmod/--chown
-      if (opts.owner) fs.lchownSync(to, opts.owner.uid, opts.owner.gid);
-      void st;
       continue;
     }
-    const parent = mkdirInside(root, path.posix.dirname(p.dest));
+    const parent = mkdirInside(root, path.posix.dirname(p.dest), opts.owner);
     // the last component: a symlink there is replaced, not followed (Docker writes the file)
     copyEntry(p.source.host, p.source.rel, path.join(parent, path.posix.basename(p.dest)), opts);
   }

@@ -3,7 +3,6 @@
 // numbers, RUN output with its time, step times, CACHED), tty redraws a live view; -q prints
 // only the image ID on stdout.
 import * as fs from "node:fs";
-import path from "node:path";
 import { Readable } from "node:stream";
 import type { Command } from "commander";
 import { invalidArgument, notFound } from "../../errors.js";
@@ -204,7 +203,6 @@ export function register(parent: Command, env: CommandEnv): void {
       else {
         err.write(`writing image ${result.id} done\n`);
         for (const n of result.names) err.write(`naming to ${n} done\n`);
-        void path;
       }
     });
 }
