@@ -151,6 +151,19 @@ export class Builder {
     }
   }
 
+  /** Runs `f`, naming the file and the instruction's line in an error that does not yet. */
+  private at<T>(i: Instruction, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof BerthError && !/^[^ ]+:\d+: /.test(e.message)) {
+        const prefix = e.message.startsWith(i.keyword) ? "" : `${i.keyword}: `;
+        throw new BerthError(e.kind, `${this.file.file}:${i.line}: ${prefix}${e.message}`, { hint: e.hint });
+      }
+      throw e;
+    }
+  }
+
   private err(i: Instruction, message: string): BerthError {
     return syntaxError(this.file.file, i.line, message);
   }
@@ -177,12 +190,14 @@ export class Builder {
     // global scope: FROM lines see these (and the platform args)
     const globalScope = platformArgs();
     for (const g of globals) {
-      for (const [k, v] of keyValues(g.args, globalScope, this.file.escape, "ARG", { allowBare: true })) {
-        this.usedArgs.add(k);
-        const value = buildArgs.get(k) ?? v;
-        if (value !== undefined) globalScope.set(k, value);
-        else globalScope.delete(k);
-      }
+      this.at(g, () => {
+        for (const [k, v] of keyValues(g.args, globalScope, this.file.escape, "ARG", { allowBare: true })) {
+          this.usedArgs.add(k);
+          const value = buildArgs.get(k) ?? v;
+          if (value !== undefined) globalScope.set(k, value);
+          else globalScope.delete(k);
+        }
+      });
     }
     let target = stages.at(-1)!;
     if (this.opts.target !== undefined) {
@@ -201,7 +216,7 @@ export class Builder {
     const need = (s: Stage) => {
       if (needed.has(s.index)) return;
       needed.add(s.index);
-      const base = expandWord(splitWords(s.from.args, this.file.escape)[0]!, globalScope, this.file.escape);
+      const base = this.at(s.from, () => expandWord(splitWords(s.from.args, this.file.escape)[0]!, globalScope, this.file.escape));
       const dep = stageRef(base, s.index);
       if (dep) need(dep);
       for (const i of s.body) {

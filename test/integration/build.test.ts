@@ -282,6 +282,9 @@ describe("berth build", { skip: rootSkip }, () => {
     bad("FROM busybox\nENV\n", /^berth: Dockerfile:2: ENV requires at least one argument$/);
     bad("COPY a b\nFROM busybox\n", /^berth: Dockerfile:1: COPY before the first FROM/);
     bad("FROM nosuchimage\n", /^berth: Dockerfile:1: FROM nosuchimage: no such image here$/);
+    bad('FROM busybox\nENV A="open\n', /^berth: Dockerfile:2: ENV: unexpected end of statement while looking for matching double-quote/);
+    bad("FROM busybox\nCOPY --from=nowhere /x /y\n", /^berth: Dockerfile:2: COPY: --from=nowhere: no stage or image of that name$/);
+    bad("FROM busybox\nCOPY --parents a /x/\n", /^berth: Dockerfile:2: COPY: unknown flag: --parents$/, { a: "" });
     bad("FROM busybox\nCOPY ../outside /x\n", /^berth: Dockerfile:2: COPY \.\.\/outside: forbidden path outside the build context$/);
     const c = context({ Dockerfile: "FROM busybox\nCOPY link /x\n" });
     symlinkSync("/etc/passwd", path.join(c, "link"));
