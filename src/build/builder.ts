@@ -12,7 +12,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { BerthError, failedPrecondition, invalidArgument, notFound } from "../errors.js";
 import { MediaType, chainIds, hostPlatform, parseManifestOrIndex, type ContainerConfig, type Descriptor, type History, type ImageConfig, type ImageManifest } from "../oci/index.js";
-import { applyLayer, storeLayer, type Image } from "../image/index.js";
+import { applyLayer, parseReference, storeLayer, type Image } from "../image/index.js";
 import type { EngineContext } from "../engine/context.js";
 import { isMounted, unmount } from "../engine/containers/start.js";
 import { userChanges } from "../engine/containers/diff.js";
@@ -131,6 +131,16 @@ export class Builder {
 
   async build(): Promise<BuildResult> {
     const o = this.opts;
+    // names are checked before any work: a bad -t is one line and nothing built
+    for (const t of o.tags ?? []) {
+      let ref;
+      try {
+        ref = parseReference(t);
+      } catch (e) {
+        throw invalidArgument(`-t ${t}: ${(e as Error).message}`);
+      }
+      if (ref.digest) throw invalidArgument(`-t ${t}: a tag cannot contain a digest`);
+    }
     await sweep(this.ctx);
     this.context = typeof o.context === "string" ? openContextDir(o.context) : await openContextTar(o.context);
     try {
@@ -789,12 +799,10 @@ export class Builder {
     const configDigest = `sha256:${createHash("sha256").update(configText).digest("hex")}`;
     const tags = this.opts.tags ?? [];
     const existing = (() => {
-      try {
-        const images = tags.length ? tags.map((t) => store.resolve(t)) : [store.resolve(configDigest)];
-        return images.every((im) => im.id === configDigest && (tags.length === 0 || im.names.length > 0)) ? images[0] : undefined;
-      } catch {
-        return undefined;
-      }
+      // one listing of the store for every name (resolve() would list it once per name)
+      const all = store.list();
+      const found = tags.length ? tags.map((t) => all.find((im) => im.names.includes(parseReference(t).toString()))) : [all.find((im) => im.id === configDigest)];
+      return found.every((im) => im?.id === configDigest) ? found[0] : undefined;
     })();
     if (existing && store.content.has(existing.manifest.digest)) return { id: existing.id, names: existing.names, ran: this.ran, cached: this.hits };
     const image = await store.withLease(async (keep) => {
