@@ -457,7 +457,7 @@ export class Builder {
         c.WorkingDir = path.posix.normalize(w.startsWith("/") ? w : path.posix.join(c.WorkingDir || "/", w));
         return this.fsStep(i, label, state, c, `WORKDIR ${c.WorkingDir}`, [], async (root) => {
           if (isDirInside(root, c.WorkingDir!)) return false;
-          mkdirInside(root, c.WorkingDir!);
+          mkdirInside(root, c.WorkingDir!, workdirOwner(root, c));
           return true;
         });
       }
@@ -571,7 +571,7 @@ export class Builder {
       prepared = true;
       store.snapshots.mount(key, mnt);
       // WORKDIR is made when missing, as Docker does before RUN, COPY and ADD
-      if (c.WorkingDir && c.WorkingDir !== "/" && !isDirInside(mnt, c.WorkingDir)) mkdirInside(mnt, c.WorkingDir);
+      if (c.WorkingDir && c.WorkingDir !== "/" && !isDirInside(mnt, c.WorkingDir)) mkdirInside(mnt, c.WorkingDir, workdirOwner(mnt, c));
       const changed = await work(mnt);
       unmount(mnt);
       if (!changed) return undefined;
@@ -870,6 +870,13 @@ function isArchive(file: string): boolean {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Directories WORKDIR makes belong to the USER in effect, as BuildKit makes them. */
+function workdirOwner(root: string, c: ContainerConfig): CopyOwner | undefined {
+  if (!c.User) return undefined;
+  const u = resolveUser(root, c.User);
+  return { uid: u.uid, gid: u.gid };
 }
 
 /** --chown=USER[:GROUP] by the image's /etc/passwd and /etc/group; a lone ID is also the group. */

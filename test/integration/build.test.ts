@@ -141,6 +141,8 @@ describe("berth build", { skip: rootSkip }, () => {
         "COPY --chown=1000:1001 --chmod=640 f.txt ./",
         "USER 1000:1001",
         "RUN id -u > /tmp/uid && id -g >> /tmp/uid && touch /w/x/y/nope 2>/dev/null || echo denied > /tmp/denied",
+        "WORKDIR /w/mine",
+        "RUN touch made-by-user",
       ].join("\n"),
     });
     build(["-t", "wu", c]);
@@ -148,11 +150,14 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.equal(run(["wu", "cat", "/tmp/uid"]), "1000\n1001\n");
     assert.equal(run(["wu", "cat", "/tmp/denied"]), "denied\n");
     assert.match(run(["wu", "ls", "-ln", "/w/x/y/f.txt"]), /^-rw-r-----\s+1 1000\s+1001\s/);
-    assert.equal(run(["wu", "pwd"]), "/w/x/y\n");
+    // a WORKDIR made after USER belongs to that user (BuildKit), so the user can write there
+    assert.match(run(["wu", "ls", "-lnd", "/w/mine"]), /^d\S+\s+\d+ 1000\s+1001\s/);
+    assert.match(run(["wu", "ls", "-ln", "/w/mine/made-by-user"]), /^-\S+\s+1 1000\s+1001\s/);
+    assert.equal(run(["wu", "pwd"]), "/w/mine\n");
     assert.equal(run(["wu", "id", "-u"]), "1000\n");
     const cfg = config("wu");
     assert.equal(cfg.User, "1000:1001");
-    assert.equal(cfg.WorkingDir, "/w/x/y");
+    assert.equal(cfg.WorkingDir, "/w/mine");
   });
 
   test("ADD of a local tar extracts it; ADD of a URL (127.0.0.1) fetches the file; .dockerignore keeps files out", async () => {
