@@ -67,6 +67,22 @@ function plainRenderer(out: NodeJS.WritableStream): (e: BuildEvent) => void {
   };
 }
 
+/** -q: nothing but warnings, and a failed step's output (kept while it runs) when it fails. */
+function quietRenderer(out: NodeJS.WritableStream): (e: BuildEvent) => void {
+  const kept = new Map<number, Buffer[]>();
+  return (e) => {
+    if (e.kind === "output") kept.set(e.n, [...(kept.get(e.n) ?? []), e.data]);
+    else if (e.kind === "done" || e.kind === "cached") kept.delete(e.n);
+    else if (e.kind === "failed") for (const b of kept.get(e.n) ?? []) out.write(b);
+    else if (e.kind === "warning") out.write(`WARNING: ${e.message}\n`);
+  };
+}
+
+/** --progress=rawjson: the events as JSON lines, for programs (output as UTF-8 text). */
+function jsonRenderer(out: NodeJS.WritableStream): (e: BuildEvent) => void {
+  return (e) => out.write(JSON.stringify(e.kind === "output" ? { ...e, data: e.data.toString("utf8") } : e) + "\n");
+}
+
 /** A live view for a terminal: one line per step with its time, the running step's last output lines under it. */
 function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void; stop: () => void } {
   const t0 = Date.now();
@@ -127,10 +143,10 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("--pull", "accepted for compatibility: berth has no registry client yet, images are taken from the store")
     .option("--iidfile <file>", "write the image ID to this file")
     .option("-q, --quiet", "print only the image ID")
-    .option("--progress <mode>", "auto, plain or tty", "auto")
+    .option("--progress <mode>", "auto, plain, tty or rawjson (one JSON object per event)", "auto")
     .option("--network <mode>", "RUN's network: none (default) or host")
     .action(async (contextArg: string, o: BuildFlags) => {
-      if (!["auto", "plain", "tty"].includes(o.progress)) throw invalidArgument(`--progress ${o.progress}: expected auto, plain or tty`);
+      if (!["auto", "plain", "tty", "rawjson"].includes(o.progress)) throw invalidArgument(`--progress ${o.progress}: expected auto, plain, tty or rawjson`);
       if (o.network !== undefined && o.network !== "none" && o.network !== "host") throw invalidArgument(`--network ${o.network}: berth build runs RUN on none or host`);
       const buildArgs: Record<string, string> = {};
       for (const a of o.buildArg) {
@@ -168,8 +184,8 @@ export function register(parent: Command, env: CommandEnv): void {
       const err = env.cli.stderr as NodeJS.WritableStream & { isTTY?: boolean };
       const tty = !o.quiet && (o.progress === "tty" || (o.progress === "auto" && err.isTTY === true));
       const live = tty ? ttyRenderer(err) : undefined;
-      const plain = o.quiet ? undefined : plainRenderer(err);
-      const onEvent = live ? live.on : plain ? plain : (e: BuildEvent) => e.kind === "warning" && err.write(`WARNING: ${e.message}\n`);
+      const plain = o.quiet || o.progress === "rawjson" ? undefined : plainRenderer(err);
+      const onEvent = o.progress === "rawjson" ? jsonRenderer(err) : live ? live.on : plain ? plain : quietRenderer(err);
       if (o.pull) onEvent({ kind: "warning", message: "--pull: berth has no registry client yet; base images come from the local store" });
       let result;
       // ^C or a kill: the build stops, its container and temporary snapshot go, then berth exits
