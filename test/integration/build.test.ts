@@ -307,6 +307,14 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.match(r.stderr, /^#3 \d+\.\d+ on-stderr$/m);
     assert.match(r.stderr.trimEnd().split("\n").at(-1)!, /^berth: Dockerfile:3: RUN echo on-stdout; echo on-stderr >&2; exit 7: the command returned a non-zero code: 7$/);
     clean();
+    // -q: the failing step's output all the same
+    const q = berth(["build", "-q", c]);
+    assert.equal(q.code, 125);
+    assert.equal(q.stdout, "");
+    assert.match(q.stderr, /^on-stdout$/m);
+    assert.match(q.stderr, /^on-stderr$/m);
+    assert.match(q.stderr, /\nberth: Dockerfile:3: .*non-zero code: 7\n$/);
+    clean();
     // the steps before it are cached for the next try
     assert.match(berth(["build", "--progress=plain", c]).stderr, /^#2 CACHED$/m);
     clean();
