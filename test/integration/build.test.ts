@@ -204,6 +204,30 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.equal(run(["adds", "find", "/ctx", "-type", "f"]).split("\n").filter(Boolean).sort().join(" "), "/ctx/.dockerignore /ctx/Dockerfile /ctx/keep.txt /ctx/logs/important.log /ctx/t.tar.gz");
   });
 
+  test("FROM scratch with COPY --from an image, exec-form RUN, the proxy args, VOLUME, wildcards", () => {
+    const c = context({
+      "a1.txt": "one\n",
+      "a2.txt": "two\n",
+      "b.txt": "not copied\n",
+      Dockerfile: [
+        "FROM scratch",
+        "COPY --from=busybox /bin/busybox /bin/busybox",
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        'RUN ["/bin/sh", "-c", "echo proxy=$HTTP_PROXY > /proxy"]',
+        "COPY a?.txt /data/",
+        "VOLUME /data",
+        'CMD ["/bin/sh", "-c", "cat /proxy /data/*"]',
+      ].join("\n"),
+    });
+    const progress = build(["--build-arg", "HTTP_PROXY=http://127.0.0.1:3128", "-t", "scratchy", c]);
+    assert.doesNotMatch(progress, /not consumed/, "the proxy args need no ARG");
+    assert.equal(run(["scratchy"]), "proxy=http://127.0.0.1:3128\none\ntwo\n");
+    assert.deepEqual(config("scratchy").Volumes, { "/data": {} });
+    const history = ok(["history", "--no-trunc", "--format", "{{.CreatedBy}}", "scratchy"]);
+    assert.doesNotMatch(history, /127\.0\.0\.1:3128/, "proxy args stay out of the history");
+    assert.equal(history.trim().split("\n").length, 6, "scratch has no history of its own");
+  });
+
   test("ONBUILD is stored in the parent and runs in a child build", () => {
     const p = context({ Dockerfile: ["FROM busybox", "ONBUILD RUN echo triggered > /tmp/onbuild", "ONBUILD COPY hello.txt /hello.txt"].join("\n") });
     build(["-t", "onbuild-parent", p]);
