@@ -102,7 +102,8 @@ function duration(v: string, what: string): number {
   return Math.round(total);
 }
 
-function sortedEnv(env: string[], key: string, value: string): string[] {
+/** KEY=VALUE set in an env list, in place of an earlier value of KEY (its position kept). */
+function setEnv(env: string[], key: string, value: string): string[] {
   const out = env.filter((e) => e.split("=")[0] !== key);
   const i = env.findIndex((e) => e.split("=")[0] === key);
   if (i >= 0) out.splice(i, 0, `${key}=${value}`);
@@ -374,7 +375,7 @@ export class Builder {
       case "ENV": {
         let env = c.Env ?? [];
         const pairs = keyValues(i.args, vars, esc, "ENV");
-        for (const [key, value] of pairs) env = sortedEnv(env, key, value ?? "");
+        for (const [key, value] of pairs) env = setEnv(env, key, value ?? "");
         c.Env = env;
         return this.meta(i, label, state, c, `ENV ${pairs.map(([a, b]) => `${a}=${b}`).join(" ")}`);
       }
