@@ -302,6 +302,19 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.deepEqual(cfg.Healthcheck, { Test: ["CMD-SHELL", "wget -q localhost:8080 || exit 1"], Interval: 30e9, Retries: 2 });
   });
 
+  test("on a terminal: the live view lists the steps with their times and the running step's output", () => {
+    const c = context({ Dockerfile: "FROM busybox\nRUN echo tty-line-1 && echo tty-line-2\nCMD [\"sh\"]\n" });
+    // script(1) gives berth a pty; `exec` so that script's shell does not stay in between
+    const r = spawnSync("script", ["-qec", ["exec", BERTH, "--root", root, "--runroot", runroot, "build", "--no-cache", "-t", "ttyview", c].join(" "), "/dev/null"], { encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+    assert.equal(r.status, 0, r.stdout);
+    const screen = r.stdout.replace(/\r/g, "");
+    assert.match(screen, /\[\+\] Building \d+\.\ds \(3\/3\)/, "the last redraw: every step done");
+    assert.match(screen, / => \[stage-0 2\/3\] RUN echo tty-line-1 && echo tty-line-2\s+\d+\.\ds\n/);
+    assert.match(screen, / => => # tty-line-1\n/, "the running step's output under it");
+    assert.match(screen, /\x1b\[\d+A/, "redrawn in place");
+    assert.match(screen, /naming to docker\.io\/library\/ttyview:latest done/);
+  });
+
   test("bad input: one line naming the file and line, exit 125, nothing left behind", () => {
     const bad = (dockerfile: string, pattern: RegExp, extra: Record<string, string> = {}) => {
       const c = context({ Dockerfile: dockerfile, ...extra });

@@ -89,14 +89,17 @@ function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void;
   const steps: { n: number; title: string; state: string; start: number; end?: number; tail: string[] }[] = [];
   const warnings: string[] = [];
   let drawn = 0;
-  const cols = (out as { columns?: number }).columns ?? 100;
-  const cut = (s: string) => (s.length > cols - 1 ? s.slice(0, cols - 2) + "…" : s);
+  // a pty nobody sized (script(1) without a terminal) says 0 columns
+  const cols = () => Math.max(40, (out as { columns?: number }).columns || 100);
+  const cut = (s: string, w: number) => (s.length > w ? s.slice(0, Math.max(1, w - 1)) + "…" : s);
   const draw = () => {
     const lines = [`[+] Building ${((Date.now() - t0) / 1000).toFixed(1)}s (${steps.filter((s) => s.state !== "running").length}/${steps.length})`];
     for (const s of steps) {
       const time = s.state === "CACHED" ? "CACHED" : `${(((s.end ?? Date.now()) - s.start) / 1000).toFixed(1)}s`;
-      lines.push(cut(` => ${s.state === "ERROR" ? "ERROR " : ""}${s.title}`.padEnd(Math.min(cols - 10, 70)) + ` ${time}`));
-      if (s.state === "running" || s.state === "ERROR") for (const t of (s.tail.at(-1) === "" ? s.tail.slice(0, -1) : s.tail).slice(-6)) lines.push(cut(` => => # ${t}`));
+      // the title gives way, the time stays
+      const w = Math.min(cols() - 10, 70);
+      lines.push(cut(` => ${s.state === "ERROR" ? "ERROR " : ""}${s.title}`, w).padEnd(w) + ` ${time}`);
+      if (s.state === "running" || s.state === "ERROR") for (const t of (s.tail.at(-1) === "" ? s.tail.slice(0, -1) : s.tail).slice(-6)) lines.push(cut(` => => # ${t}`, cols() - 1));
     }
     out.write((drawn ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join("") + "\x1b[J");
     drawn = lines.length;
