@@ -1,4 +1,4 @@
-// bench/engine: `berth run --rm busybox true` on the Direct path (node bin/berth) and the Warm
+// bench/engine: `berth run --rm --network none busybox true` on the Direct path (node bin/berth) and the Warm
 // path (native/build/berth) side by side with `podman run --rm --network none` of the same
 // busybox rootfs (and `docker run` when a docker daemon answers); `berth ps -a` with 200
 // containers present; the monitors' memory per running container (and conmon's, for Podman).
@@ -229,8 +229,8 @@ function main(): void {
 
     // ---- run --rm busybox true, engines interleaved in a rotating order
     const engines: Engine[] = [
-      { name: "berth (Direct)", run: () => berth(DIRECT, ["run", "--rm", "busybox", "true"]) },
-      { name: "berth (Warm)", run: () => berth(WARM, ["run", "--rm", "busybox", "true"]) },
+      { name: "berth (Direct)", run: () => berth(DIRECT, ["run", "--rm", "--network", "none", "busybox", "true"]) },
+      { name: "berth (Warm)", run: () => berth(WARM, ["run", "--rm", "--network", "none", "busybox", "true"]) },
     ];
     if (podmanReady) {
       engines.push({ name: "podman", run: () => podman(["run", "--rm", "--network", "none", "--cgroup-parent", `/${cgroupParent}/podman`, "--pull", "never", "localhost/busybox:latest", "true"]) });
@@ -268,7 +268,7 @@ function main(): void {
 
     // ---- the monitors' memory: N detached sleep containers
     const ids: string[] = [];
-    for (let i = 0; i < opts.monitors; i++) ids.push(must(berth(WARM, ["run", "-d", "busybox", "sleep", "120"]), "berth run -d").stdout.trim());
+    for (let i = 0; i < opts.monitors; i++) ids.push(must(berth(WARM, ["run", "-d", "--network", "none", "busybox", "sleep", "120"]), "berth run -d").stdout.trim());
     spawnSync("sleep", ["0.5"]); // each monitor goes on from the program on disk once its container runs
     const memory = ids.map((id) => {
       const pid = (JSON.parse(must(berth(WARM, ["inspect", id]), "berth inspect").stdout)[0] as { State: { Pid: number } }).State.Pid;

@@ -13,3 +13,4 @@ export { cgroupManager, detectCgroupMode } from "./cgroups/index.js";
 export type { CgroupManager, CgroupMode } from "./cgroups/index.js";
 export { BerthError, type ErrorKind } from "./errors.js";
 export type { BuildOptions, BuildEvent, BuildResult } from "./build/index.js";
+export * as registryClient from "./registry/client/index.js";

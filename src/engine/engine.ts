@@ -34,6 +34,7 @@ import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
 import { build, type BuildOptions, type BuildResult } from "../build/index.js";
+import { pullImage, pushImage, type PullOptions, type PullResult, type PushOptions, type PushResult } from "../registry/client/index.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -271,6 +272,16 @@ export class Engine {
     return build(this.ctx, opts);
   }
 
+  /** Pulls an image from its registry into the store (`berth pull`); progress comes as opts.onEvent events. */
+  pull(ref: string, opts?: PullOptions): Promise<PullResult> {
+    return pullImage(this.ctx.images, ref, opts);
+  }
+
+  /** Pushes an image of the store to its registry, or to `dest` (`berth push`). */
+  push(source: string, dest?: string, opts?: PushOptions): Promise<PushResult> {
+    return pushImage(this.ctx.images, source, dest, opts);
+  }
+
   /** Waits for background cleanups this process started, then closes the database. */
   async close(): Promise<void> {
     await settle();
@@ -283,3 +294,4 @@ export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
 export type { Network, NetworkCreateOptions, PortMapping };
+export type { PullOptions, PullResult, PushOptions, PushResult };

@@ -26,6 +26,7 @@ import {
   type NetConfList,
   type Subnet,
   CNI_VERSION,
+  dropContainerRules,
   dropEmptyChains,
   isolateBridges,
 } from "../network/index.js";
@@ -33,6 +34,7 @@ import { defaultRoot, type EngineContext } from "./context.js";
 import type { NetworkRow } from "./db.js";
 import { checkPortFree, clash, freeHostPort } from "./ports.js";
 import { processAlive } from "../sys/index.js";
+import { withLock } from "../image/lock.js";
 
 /** Docker's default network is "bridge"; berth's is this one (bridge berth0 for the default --root). */
 export const DEFAULT_NETWORK = "berth";
@@ -356,22 +358,39 @@ export async function attachContainer(ctx: EngineContext, id: string, network: s
     // one more interface in the netns the container has; its first network keeps the default route
     const ipam = list.plugins[0]!.ipam as { routes?: unknown[] };
     ipam.routes = [];
-    await checkPorts(ctx, portMappings);
-    const result = await cni.add(list, { containerId: id, netns: netnsPath(name), ifName, capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
-    isolate(ctx);
-    return { network: r.name, ifName, netns: name, result, portMappings };
+    return serialised(async () => {
+      await checkPorts(ctx, portMappings);
+      const result = await cni.add(list, { containerId: id, netns: netnsPath(name), ifName, capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
+      isolate(ctx);
+      return { network: r.name, ifName, netns: name, result, portMappings };
+    });
   }
   await detachContainer(ctx, id); // a crashed start's leftovers
-  await checkPorts(ctx, portMappings);
-  const netns = createNetns(name);
-  try {
-    const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
-    isolate(ctx);
-    return { network: r.name, ifName: "eth0", netns: name, result, portMappings };
-  } catch (e) {
-    deleteNetns(name);
-    throw e;
-  }
+  return serialised(async () => {
+    await checkPorts(ctx, portMappings);
+    const netns = createNetns(name);
+    try {
+      const result = await cni.add(list, { containerId: id, netns, ifName: "eth0", capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
+      isolate(ctx);
+      return { network: r.name, ifName: "eth0", netns: name, result, portMappings };
+    } catch (e) {
+      deleteNetns(name);
+      throw e;
+    }
+  });
+}
+
+const NETWORK_LOCK = "/run/lock/berth-network.lock";
+
+/**
+ * Runs `fn` as the only berth on the host changing the network: the plugins' and berth's
+ * read-modify-writes of shared iptables chains (portmap's, the isolation chains) race in
+ * iptables-nft otherwise (a rule lost, a -D that finds its rule gone), and /etc/hosts peers
+ * sections written from an older view would go stale. Held for one plugin chain at a time.
+ */
+export function serialised<T>(fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(path.dirname(NETWORK_LOCK), { recursive: true });
+  return withLock(NETWORK_LOCK, "the host's network setup", fn);
 }
 
 /** What the container is attached to, from the CNI cache. */
@@ -399,7 +418,7 @@ export async function detachContainer(ctx: EngineContext, id: string): Promise<v
       const cached = cni.cachedFor(id).sort((a, b) => b.ifName.localeCompare(a.ifName, undefined, { numeric: true }));
       for (const c of cached) {
         networks.add(c.network);
-        await cni.del(c.network, id, c.ifName);
+        await serialised(() => cni.del(c.network, id, c.ifName));
       }
       if (!cni.deleting(id)) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -410,9 +429,11 @@ export async function detachContainer(ctx: EngineContext, id: string): Promise<v
     if (lock) fs.rmSync(lock, { force: true });
   }
   if (networks.size === 0) return;
-  updatePeerHosts(ctx, [...networks]);
-  isolate(ctx);
-  if (cni.all().length === 0) dropEmptyChains();
+  await serialised(async () => {
+    writePeerHosts(ctx, [...networks], []);
+    dropContainerRules([id]);
+    housekeeping(ctx);
+  });
 }
 
 /** Takes <cache>/<id>.detach (its holder's pid in it); waits (bounded) while a live berth holds it, takes over a dead one's. */
@@ -439,9 +460,21 @@ async function lockDetach(ctx: EngineContext, id: string): Promise<string | unde
 }
 
 /** After an attachment went (`network disconnect`): isolation rules for the bridges still in use; the plugins' empty chains when none is. */
-export function attachmentsChanged(ctx: EngineContext): void {
+export function attachmentsChanged(ctx: EngineContext): Promise<void> {
+  return serialised(async () => housekeeping(ctx));
+}
+
+/**
+ * After attachments went (under the network lock): isolation rules for the bridges still in
+ * use; the default network's bridge when no container is on it (the next run's ADD makes it
+ * again), and the plugins' empty chains when berth has no attachment left, so the host is as
+ * berth found it when nothing runs.
+ */
+function housekeeping(ctx: EngineContext): void {
+  const all = cniRuntime(ctx).all();
   isolate(ctx);
-  if (cniRuntime(ctx).all().length === 0) dropEmptyChains();
+  if (!all.some((c) => c.network === DEFAULT_NETWORK)) deleteBridge(ctx.db.network(DEFAULT_NETWORK)?.bridge ?? "");
+  if (all.length === 0) dropEmptyChains();
 }
 
 /** The isolation rules for the bridges that have containers on them now. */
@@ -468,7 +501,11 @@ const PEERS = "# berth: containers on the same networks (kept up to date by bert
  * with its name, short ID and hostname, so containers reach each other by name. The file is
  * bind-mounted, so it is rewritten in place (same inode), never replaced.
  */
-export function updatePeerHosts(ctx: EngineContext, networks: string[], also: string[] = []): void {
+export function updatePeerHosts(ctx: EngineContext, networks: string[], also: string[] = []): Promise<void> {
+  return serialised(async () => writePeerHosts(ctx, networks, also));
+}
+
+function writePeerHosts(ctx: EngineContext, networks: string[], also: string[]): void {
   const all = cniRuntime(ctx).all().filter((c) => c.result);
   const members = new Set([...all.filter((c) => networks.includes(c.network)).map((c) => c.containerId), ...also]);
   for (const id of members) {

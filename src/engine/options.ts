@@ -39,7 +39,7 @@ export interface ContainerOptions {
   stopSignal?: string;
   /** seconds `stop` waits before SIGKILL */
   stopTimeout?: number;
-  /** "none" (a network namespace with loopback only), "host", or a network's name ("bridge": the default one) */
+  /** "none" (a network namespace with loopback only), "host", or a network's name ("bridge": the default one, also when not given, as root) */
   network?: string;
   /** `-p [ip:]hostPort:containerPort[/proto]`: on a network (the default one when --network is not given) */
   publish?: string[];
@@ -217,7 +217,8 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
-  const network = o.network ?? (ports.length || o.publishAll ? "bridge" : "none");
+  // Docker's default: the default bridge network (root: CNI needs it; unprivileged, none)
+  const network = o.network ?? (ports.length || o.publishAll || process.geteuid?.() === 0 ? "bridge" : "none");
   if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
   if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);

@@ -3,7 +3,7 @@
 // and taken over from a dead owner without two processes both deleting it.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { conflict, failedPrecondition } from "../errors.js";
+import { BerthError, conflict, failedPrecondition } from "../errors.js";
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
@@ -87,6 +87,43 @@ export function acquireLock(file: string, what: string, opts: { waitMs?: number 
     throw conflict(`${what}: could not take over its stale lock ${file}`);
   } finally {
     unlinkQuiet(mine);
+  }
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` holding `file` as a lock shared by every berth process, and in order with this
+ * process's other holders of it (the warm service serves several commands at once: they
+ * queue here rather than wait for their own pid's lock). Waits without blocking the event
+ * loop; a holder that died is taken over, a live one waited for up to `waitMs`.
+ */
+export async function withLock<T>(file: string, what: string, fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
+  const before = queues.get(file) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const tail = before.then(() => mine);
+  queues.set(file, tail);
+  try {
+    await before;
+    const deadline = Date.now() + (opts.waitMs ?? 60_000);
+    for (;;) {
+      try {
+        acquireLock(file, what);
+        break;
+      } catch (e) {
+        if (!(e instanceof BerthError) || e.kind !== "FailedPrecondition" || Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      unlinkQuiet(file);
+    }
+  } finally {
+    release();
+    if (queues.get(file) === tail) queues.delete(file);
   }
 }
 

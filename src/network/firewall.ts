@@ -73,6 +73,34 @@ export function dropEmptyChains(): void {
   for (const family of ["iptables", "ip6tables"] as const) restore(family, emptyChainRemoval(save(family)));
 }
 
+/**
+ * What removing the rules the plugins left for `ids` takes (pure: unit-tested): every rule whose
+ * comment names one of the containers (`id: "<id>"`, as bridge, portmap and firewall write
+ * them), and the chains left empty by that. The bridge plugin's DEL finds its masquerade rules
+ * through the container's addresses: a DEL retried after a failure half-way (the link already
+ * gone) would leave them for good.
+ */
+export function containerRulesRemoval(rs: Ruleset, ids: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const mark = (l: string) => ids.some((id) => l.includes(`id: \\"${id}\\"`) || l.includes(`id: "${id}"`));
+  for (const [table, lines] of rs) {
+    const rules = lines.filter((l) => l.startsWith("-A "));
+    const marked = rules.filter(mark);
+    if (!marked.length) continue;
+    const targets = new Set(marked.map((l) => / -j (\S+)/.exec(l)?.[1]).filter((c): c is string => !!c && declared(lines, c) && lines.some((d) => d.startsWith(`:${c} - `))));
+    // a chain goes when its rules are all the containers' and nothing else jumps to it
+    const gone = [...targets].filter((c) => rules.every((l) => (chainOf(l) === c || / -j (\S+)/.exec(l)?.[1] === c ? mark(l) : true)));
+    const ops = marked.filter((l) => !gone.includes(chainOf(l))).map((l) => l.replace(/^-A /, "-D "));
+    for (const c of gone) ops.push(`:${c} - [0:0]`, `-X ${c}`);
+    out.set(table, ops);
+  }
+  return out;
+}
+
+export function dropContainerRules(ids: string[]): void {
+  restore("iptables", containerRulesRemoval(save("iptables"), ids));
+}
+
 const ISOLATION_1 = "BERTH-ISOLATION-1";
 const ISOLATION_2 = "BERTH-ISOLATION-2";
 

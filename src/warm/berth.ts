@@ -62,6 +62,7 @@ export function needsDirect(argv: string[]): boolean {
   switch (verb) {
     case "exec":
     case "attach":
+    case "registry": // serve runs until the caller's signal, in the caller's process
       return true;
     case "run":
     case "create":

@@ -173,7 +173,7 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
 
   test("network connect and disconnect: bad input is one line, exit 125, nothing changed", () => {
     const c = ok(["run", "-d", "--name", `${tag}f1`, "--network", netA, "busybox", "sleep", "300"]).trim();
-    ok(["run", "-d", "--name", `${tag}f2`, "busybox", "sleep", "300"]);
+    ok(["run", "-d", "--name", `${tag}f2`, "--network", "none", "busybox", "sleep", "300"]);
     const before = { links: links(), ipam: ipamAllocations(), config: inspect(c).HostConfig };
     fails125(["network", "connect", "nope", c], /^berth: network nope not found\n$/);
     fails125(["network", "connect", netB, "nosuch"], /^berth: No such container: nosuch\n$/);
@@ -242,7 +242,7 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     fails125(["run", "--rm", "--network", netA, "--ip", host24(subB, 9), "busybox", "true"], new RegExp(`^berth: --ip ${esc(host24(subB, 9))}: not a host address of network ${netA} \\(${esc(subA)}\\)\n$`));
     fails125(["run", "--rm", "--network", netA, "--ip", host24(subA, 1), "busybox", "true"], /the gateway of network/);
     fails125(["run", "--rm", "--network", netA, "--ip", "nope", "busybox", "true"], /^berth: --ip "nope": expected an IPv4 address\n$/);
-    fails125(["run", "--rm", "--ip", host24(subA, 9), "busybox", "true"], /^berth: --ip: needs a network, not --network none\n$/);
+    fails125(["run", "--rm", "--network", "none", "--ip", host24(subA, 9), "busybox", "true"], /^berth: --ip: needs a network, not --network none\n$/);
     fails125(["run", "--rm", "--network", netA, "--mac-address", "01:00:00:00:00:01", "busybox", "true"], /--mac-address "01:00:00:00:00:01": expected a unicast MAC/);
     fails125(["run", "--rm", "--add-host", "nocolon", "busybox", "true"], /^berth: --add-host "nocolon": expected HOST:IP\n$/);
     fails125(["run", "--rm", "--dns", "ns.example", "busybox", "true"], /--dns "ns\.example": expected an IP address/);

@@ -173,14 +173,25 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     }
   });
 
-  test("--network bridge is the default network, with its own bridge for this --root", () => {
+  test("without --network a container is on the default network (bridge), with its own bridge for this --root, gone with its last container", () => {
     const out = ok(["run", "--rm", "--network", "bridge", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
     const net = JSON.parse(ok(["network", "inspect", "bridge"]))[0];
     assert.equal(net.Name, "berth");
-    assert.match(net.Options["com.docker.network.bridge.name"], /^berth-[0-9a-f]{8}$/);
+    const bridge = net.Options["com.docker.network.bridge.name"];
+    assert.match(bridge, /^berth-[0-9a-f]{8}$/);
     const prefix = net.IPAM.Config[0].Subnet.split(".").slice(0, 2).join("\\.");
     assert.match(out, new RegExp(`eth0\\s+inet ${prefix}\\.\\d+\\.\\d+/16`));
-    assert.ok(links().includes(net.Options["com.docker.network.bridge.name"]));
+    assert.ok(!links().includes(bridge), "no container on it: its bridge is gone");
+    // no --network: the same network, as Docker's default bridge
+    const id = ok(["run", "-d", "busybox", "sleep", "100"]).trim();
+    try {
+      assert.deepEqual(Object.keys(inspect(id).NetworkSettings.Networks), ["berth"]);
+      assert.match(ok(["exec", id, "ip", "-o", "-4", "addr", "show", "eth0"]), new RegExp(`eth0\\s+inet ${prefix}\\.`));
+      assert.ok(links().includes(bridge));
+    } finally {
+      ok(["rm", "-f", id]);
+    }
+    assert.ok(!links().includes(bridge));
   });
 
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
@@ -237,19 +248,22 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     }
   });
 
-  test("four runs at once on one network, then rm -f of all (racing their monitors' cleanup): nothing of them is left", async () => {
-    const runOne = () =>
+  test("six runs at once (each with -p) on one network, then rm -f of each from its own process (racing their monitors' cleanup): nothing of them is left", async () => {
+    /** berth in a process of its own; its stdout, or a rejection with its stderr */
+    const spawned = (args: string[]) =>
       new Promise<string>((resolve, reject) => {
-        const c = spawn(BERTH, ["--root", root, "--runroot", runroot, "run", "-d", "--network", netA, "busybox", "sleep", "300"], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+        const c = spawn(BERTH, ["--root", root, "--runroot", runroot, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
         let out = "";
         let err = "";
         c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
         c.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-        c.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`run: exit ${code}: ${err}`))));
+        c.on("close", (code) => (code === 0 && err === "" ? resolve(out.trim()) : reject(new Error(`berth ${args[0]}: exit ${code}: ${err}`))));
       });
-    const ids = await Promise.all([runOne(), runOne(), runOne(), runOne()]);
-    assert.equal(new Set(ids.map((id) => ipOf(id))).size, 4, "four addresses");
-    ok(["rm", "-f", ...ids]);
+    const base = 20000 + (process.pid % 2000) * 10;
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => spawned(["run", "-d", "--network", netA, "-p", `127.0.0.1:${base + i}:80`, "busybox", "sleep", "300"])));
+    assert.equal(new Set(ids.map((id) => ipOf(id))).size, 6, "six addresses");
+    // concurrent teardowns of different containers change the shared iptables chains at once
+    await Promise.all(ids.map((id) => spawned(["rm", "-f", id])));
     ok(["ps", "-a"]); // and whatever cleanup a monitor left to the next command
     for (const id of ids) {
       assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`));

@@ -2,7 +2,7 @@
 // runtimeConfig by capability), old result formats, error lines; subnet arithmetic.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { emptyChainRemoval, isolationChanges, parseSave, bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
+import { containerRulesRemoval, emptyChainRemoval, isolationChanges, parseSave, bridgeConfList, errorLine, formatSubnet, overlaps, parseConfList, parseResult, parseSubnet, pluginConfig } from "../../src/network/index.js";
 import { clash, parsePublish } from "../../src/engine/ports.js";
 import { parseOptions } from "../../src/engine/options.js";
 
@@ -81,7 +81,7 @@ test("parsePublish: [ip:]host:container[/proto], ranges, and bad input named", (
 
 test("parseOptions: -p without --network joins the default network; with none it is refused", () => {
   assert.equal(parseOptions({ image: "x", publish: ["8080:80"] }).network, "bridge");
-  assert.equal(parseOptions({ image: "x" }).network, "none");
+  assert.equal(parseOptions({ image: "x" }).network, process.geteuid?.() === 0 ? "bridge" : "none", "Docker's default as root; none unprivileged");
   assert.throws(() => parseOptions({ image: "x", publish: ["8080:80"], network: "host" }), /published ports need a network, not --network host/);
   assert.throws(() => parseOptions({ image: "x", publish: ["8080:80", "127.0.0.1:8080:81"], network: "n" }), /host port 8080\/tcp is published twice/);
 });
@@ -120,6 +120,33 @@ COMMIT
   ]);
   rs.get("filter")!.push("-A CNI-FORWARD -s 10.88.0.5/32 -j ACCEPT");
   assert.equal(emptyChainRemoval(rs).get("filter"), undefined, "another CNI user's container keeps them");
+});
+
+test("containerRulesRemoval: a container's leftover masquerade chain and the jump to it go; another container's and a shared chain stay", () => {
+  const a = "01a2e7e206ef2a1dc5b5cca60efa211235f79b946f54c9cfc339f2c198bae411";
+  const b = "7165fe5bfc511aedfbae2c7f04e7954539254c44f28430dc5160c8d3df305a81";
+  const rs = parseSave(`*nat
+:POSTROUTING ACCEPT [0:0]
+:CNI-c5f4cd3c8a34e53172b7c2de - [0:0]
+:CNI-17dcbb0d4f21ecb0f5c08823 - [0:0]
+:CNI-HOSTPORT-DNAT - [0:0]
+:CNI-DN-aaaa - [0:0]
+-A POSTROUTING -s 10.87.0.194/32 -m comment --comment "name: \\"berth\\" id: \\"${a}\\"" -j CNI-c5f4cd3c8a34e53172b7c2de
+-A POSTROUTING -s 10.87.0.25/32 -m comment --comment "name: \\"berth\\" id: \\"${b}\\"" -j CNI-17dcbb0d4f21ecb0f5c08823
+-A CNI-c5f4cd3c8a34e53172b7c2de -d 10.87.0.0/16 -m comment --comment "name: \\"berth\\" id: \\"${a}\\"" -j ACCEPT
+-A CNI-c5f4cd3c8a34e53172b7c2de ! -d 224.0.0.0/4 -m comment --comment "name: \\"berth\\" id: \\"${a}\\"" -j MASQUERADE
+-A CNI-17dcbb0d4f21ecb0f5c08823 ! -d 224.0.0.0/4 -m comment --comment "name: \\"berth\\" id: \\"${b}\\"" -j MASQUERADE
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"berth\\" id: \\"${a}\\"" -m multiport --dports 19003 -j CNI-DN-aaaa
+-A CNI-DN-aaaa -d 127.0.0.1/32 -p tcp -m tcp --dport 19003 -j DNAT --to-destination 10.87.0.194:80
+COMMIT
+`);
+  assert.deepEqual(containerRulesRemoval(rs, [a]).get("nat"), [
+    `-D POSTROUTING -s 10.87.0.194/32 -m comment --comment "name: \\"berth\\" id: \\"${a}\\"" -j CNI-c5f4cd3c8a34e53172b7c2de`,
+    `-D CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"berth\\" id: \\"${a}\\"" -m multiport --dports 19003 -j CNI-DN-aaaa`,
+    ":CNI-c5f4cd3c8a34e53172b7c2de - [0:0]",
+    "-X CNI-c5f4cd3c8a34e53172b7c2de",
+  ]);
+  assert.equal(containerRulesRemoval(rs, ["f".repeat(64)]).size, 0, "nothing of a container that left nothing");
 });
 
 test("isolationChanges: two-stage drop rules per bridge, nothing when they are already right, all gone without bridges", () => {

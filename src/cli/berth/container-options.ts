@@ -48,6 +48,8 @@ export interface ContainerFlags {
   ulimit: string[];
   sysctl: string[];
   shmSize?: string;
+  pull?: string;
+  platform?: string;
 }
 
 export function addContainerFlags(cmd: Command): Command {
@@ -92,7 +94,9 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--log-opt <KEY=VALUE>", "json-file log: max-size=10m, max-file=3 (repeatable)", many, [])
     .option("--ulimit <NAME=SOFT[:HARD]>", "a resource limit (repeatable)", many, [])
     .option("--sysctl <KEY=VALUE>", "a namespaced kernel parameter (repeatable)", many, [])
-    .option("--shm-size <bytes>", "the size of /dev/shm");
+    .option("--shm-size <bytes>", "the size of /dev/shm")
+    .option("--pull <policy>", "missing (default): pull the image when it is not here; always; never")
+    .option("--platform <os/arch[/variant]>", "the platform to pull (default: this host's)");
 }
 
 function pairs(list: string[], flag: string): Record<string, string> {

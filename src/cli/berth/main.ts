@@ -38,6 +38,10 @@ import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
 import * as portCmd from "./port.js";
 import * as buildCmd from "./build.js";
+import * as registryCmd from "./registry.js";
+import * as pullCmd from "./pull.js";
+import * as pushCmd from "./push.js";
+import * as loginCmd from "./login.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -108,6 +112,12 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   registerSystemPrune(system, env);
   bootstrapCmd.register(program, env);
   infoCmd.register(program, env);
+  registryCmd.register(program, env);
+  pullCmd.register(program, env);
+  pushCmd.register(program, env);
+  pullCmd.register(image, env);
+  pushCmd.register(image, env);
+  loginCmd.register(program, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -3,8 +3,9 @@
 // reboot): the runtime state, cgroup and rootfs mount go, the record says exited, and a
 // --rm container is removed. Every step may run twice, or in two processes at once.
 import * as fs from "node:fs";
+import { BerthError } from "../../errors.js";
 import * as runtime from "../../runtime/index.js";
-import { processAlive } from "../../sys/index.js";
+import { processAlive, sleep } from "../../sys/index.js";
 import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
@@ -44,6 +45,21 @@ export async function releaseResources(ctx: EngineContext, id: string): Promise<
   fs.rmSync(p.runDir, { recursive: true, force: true });
 }
 
+/**
+ * Waits (bounded) until an exited container's run is released (its netns, mount and run dir
+ * gone): its monitor's cleanup does that after the record says exited; a monitor that is gone
+ * leaves it to us. So `stop` returns with nothing of the run left on the host, as Docker's.
+ */
+export async function released(ctx: EngineContext, id: string): Promise<void> {
+  const runDir = ctx.paths(id).runDir;
+  for (let i = 0; i < 3000 && fs.existsSync(runDir); i++) {
+    const row = ctx.db.container(id);
+    if (!row || row.state === "running" || row.state === "paused" || row.state === "created") return;
+    if (!monitorAlive(row) || row.monitorPid === process.pid) return releaseResources(ctx, id);
+    await sleep(10);
+  }
+}
+
 /** Whether the container's monitor is still at work (it writes the exit record, then cleans up). */
 function monitorAlive(row: ContainerRow): boolean {
   return row.monitorPid > 0 && processAlive(row.monitorPid, row.monitorStart ?? undefined);
@@ -51,6 +67,12 @@ function monitorAlive(row: ContainerRow): boolean {
 
 /** The record as it really is: a running container whose program is gone is cleaned up first. */
 export function refresh(ctx: EngineContext, row: ContainerRow): ContainerRow | undefined {
+  if (row.state === "exited" && !monitorAlive(row) && (JSON.parse(row.config) as HostConfig).autoRemove) {
+    // a --rm container whose cleanup died half-way (its monitor's call to a warm service that
+    // was killed): finish it, as its monitor would have
+    void cleanupSoon(ctx, row.id).catch((e: Error) => ctx.warn(`container ${row.id.slice(0, 12)}: cleanup: ${e.message}`));
+    return row;
+  }
   if (row.state !== "running" && row.state !== "paused") return row;
   if (running(ctx, row.id)) return row;
   const exit = readExit(ctx.paths(row.id).exitFile);
@@ -58,7 +80,7 @@ export function refresh(ctx: EngineContext, row: ContainerRow): ContainerRow | u
   if (!exit && monitorAlive(row)) return row;
   // no exit record and no monitor: the monitor was killed, or the host rebooted
   ctx.db.transition(row.id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
-  void cleanupSoon(ctx, row.id);
+  void cleanupSoon(ctx, row.id).catch((e: Error) => ctx.warn(`container ${row.id.slice(0, 12)}: cleanup: ${e.message}`));
   return ctx.db.container(row.id);
 }
 
@@ -91,5 +113,8 @@ export async function cleanup(ctx: EngineContext, id: string): Promise<void> {
   ctx.db.transition(id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
   await releaseResources(ctx, id);
   const h = JSON.parse(row.config) as HostConfig;
-  if (h.autoRemove) await remove(ctx, id, { force: true, volumes: true });
+  // --rm: `run --rm` and the monitor both get here; whichever comes second finds it removed
+  if (h.autoRemove) await remove(ctx, id, { force: true, volumes: true }).catch((e: unknown) => {
+    if (!(e instanceof BerthError && e.kind === "NotFound")) throw e;
+  });
 }

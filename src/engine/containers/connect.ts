@@ -36,5 +36,5 @@ export async function connect(ctx: EngineContext, network: string, ref: string, 
     ctx.db.updateContainer(row.id, { config: before });
     throw e;
   }
-  updatePeerHosts(ctx, configNetworks(JSON.stringify({ ...h, extraNetworks: [...(h.extraNetworks ?? []), extra] })));
+  await updatePeerHosts(ctx, configNetworks(JSON.stringify({ ...h, extraNetworks: [...(h.extraNetworks ?? []), extra] })));
 }

@@ -2,7 +2,7 @@
 // (CNI DEL), and its peers' /etc/hosts and its own forget each other.
 import { notFound } from "../../errors.js";
 import type { EngineContext } from "../context.js";
-import { attachmentsChanged, cniRuntime, configNetworks, containerAttachments, getNetwork, networkName, updatePeerHosts } from "../networks.js";
+import { attachmentsChanged, cniRuntime, configNetworks, containerAttachments, getNetwork, networkName, serialised, updatePeerHosts } from "../networks.js";
 import type { HostConfig } from "../options.js";
 import { refresh } from "./cleanup.js";
 import { lookup } from "./lookup.js";
@@ -17,7 +17,7 @@ export async function disconnect(ctx: EngineContext, network: string, ref: strin
   const cni = cniRuntime(ctx);
   for (const a of containerAttachments(ctx, row.id).filter((a) => a.network === name)) {
     try {
-      await cni.del(name, row.id, a.ifName);
+      await serialised(() => cni.del(name, row.id, a.ifName));
     } catch (e) {
       if (!force) throw e;
       cni.forget(name, row.id, a.ifName);
@@ -32,6 +32,6 @@ export async function disconnect(ctx: EngineContext, network: string, ref: strin
         ? { ...h, network: rest[0]!.name, ip: rest[0]!.ip, networkAliases: rest[0]!.aliases, extraNetworks: rest.length > 1 ? rest.slice(1) : undefined }
         : { ...h, network: "none", ip: undefined, macAddress: undefined, networkAliases: undefined, ports: [], extraNetworks: undefined };
   ctx.db.updateContainer(row.id, { config: JSON.stringify(next) });
-  attachmentsChanged(ctx);
-  updatePeerHosts(ctx, [name, ...configNetworks(JSON.stringify(next))], [row.id]);
+  await attachmentsChanged(ctx);
+  await updatePeerHosts(ctx, [name, ...configNetworks(JSON.stringify(next))], [row.id]);
 }

@@ -126,7 +126,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
     if (attached) for (const [i, n] of (h.extraNetworks ?? []).entries()) await attachContainer(ctx, row.id, n.name, [], { ip: n.ip, ifName: `eth${i + 1}` });
     if (joined) fs.writeFileSync(p.hostname, `${h.hostname ?? row.id.slice(0, 12)}\n`);
     else writeEtc(ctx, row, h);
-    if (attached) updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
+    if (attached) await updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
     const spec = containerSpec({
       netns: joined?.netns ?? (attached && netnsPath(attached.netns)),
       id: row.id,

@@ -5,7 +5,7 @@ import { sleep } from "../../sys/index.js";
 import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
-import { cleanup, refresh } from "./cleanup.js";
+import { cleanup, refresh, released } from "./cleanup.js";
 import { lookup } from "./lookup.js";
 
 async function exited(ctx: EngineContext, id: string, ms: number): Promise<boolean> {
@@ -60,5 +60,6 @@ export async function stop(ctx: EngineContext, ref: string, opts: { timeout?: nu
     if (ctx.db.container(row.id)?.state !== "running") break;
     await sleep(10);
   }
+  await released(ctx, row.id);
   return ctx.db.container(row.id);
 }
