@@ -45,6 +45,10 @@ export interface BuildOptions {
   onEvent?: (e: BuildEvent) => void;
   /** cancels the build: the running step's container is killed, and everything temporary goes */
   signal?: AbortSignal;
+  /** fetches a base image into the store (the CLI pulls it from its registry); without it, bases must be here */
+  pullBase?: (ref: string) => Promise<void>;
+  /** --pull: fetch every base image even when the store has it */
+  pull?: boolean;
 }
 
 export type BuildEvent =
@@ -118,6 +122,8 @@ export class Builder {
   private hits = 0;
   private readonly usedArgs = new Set<string>();
   private readonly stageResults = new Map<number, State>();
+  /** base images pulled in this build (each once) */
+  private readonly pulled = new Set<string>();
   private readonly emit: (e: BuildEvent) => void;
   private context!: BuildContext;
   private file!: Dockerfile;
@@ -271,14 +277,7 @@ export class Builder {
       state = { config: { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: "layers", diff_ids: [] }, history: [] }, layers: [] };
     } else {
       if (base === "") throw this.err(stage.from, `FROM ${stage.from.args}: the image name is empty after substitution`);
-      let image: Image;
-      try {
-        image = this.ctx.images.resolve(base);
-      } catch (e) {
-        if (e instanceof BerthError && e.kind === "NotFound") throw notFound(`${this.file.file}:${stage.from.line}: FROM ${base}: no such image here`, "berth bootstrap, load or import it first");
-        throw e;
-      }
-      state = this.stateOf(image);
+      state = this.stateOf(await this.baseImage(base, stage.from));
     }
     // ONBUILD triggers of the base run first, then are cleared
     const triggers = state.config.config?.OnBuild ?? [];
@@ -328,6 +327,31 @@ export class Builder {
       }
     }
     return state;
+  }
+
+  /** A FROM image: from the store, pulled when missing (or always, with --pull) when the caller can pull. */
+  private async baseImage(base: string, from: Instruction): Promise<Image> {
+    const pull = this.opts.pullBase;
+    const pullOnce = async () => {
+      this.pulled.add(base);
+      try {
+        await pull!(base);
+      } catch (e) {
+        if (e instanceof BerthError && !/^[^ ]+:\d+: /.test(e.message)) throw new BerthError(e.kind, `${this.file.file}:${from.line}: FROM ${base}: ${e.message}`, { hint: e.hint });
+        throw e;
+      }
+    };
+    if (pull && this.opts.pull && !this.pulled.has(base)) await pullOnce();
+    try {
+      return this.ctx.images.resolve(base);
+    } catch (e) {
+      if (!(e instanceof BerthError && e.kind === "NotFound")) throw e;
+    }
+    if (pull && !this.pulled.has(base)) {
+      await pullOnce();
+      return this.ctx.images.resolve(base);
+    }
+    throw notFound(`${this.file.file}:${from.line}: FROM ${base}: no such image here`, "berth pull, bootstrap, load or import it first");
   }
 
   private stateOf(image: Image): State {

@@ -228,6 +228,41 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.equal(history.trim().split("\n").length, 6, "scratch has no history of its own");
   });
 
+  test("a base image the store lacks is pulled from its registry (berth registry serve on 127.0.0.1); --pull asks it again", async () => {
+    const server = spawn(BERTH, ["--root", path.join(dir, "reg-root"), "--runroot", path.join(dir, "reg-run"), "registry", "serve", "--addr", "127.0.0.1:0", "--storage", path.join(dir, "reg")], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        server.stdout.on("data", (d) => {
+          out += d;
+          const m = /http:\/\/(127\.0\.0\.1:\d+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        server.on("exit", (code) => reject(new Error(`registry exited ${code}`)));
+      });
+      const ref = `${url}/lib/bb:1`;
+      // the name lives only in the registry: the store has busybox, not this name
+      const push = spawn(BERTH, ["--root", root, "--runroot", runroot, "push", "-q", "busybox", ref], { stdio: ["ignore", "pipe", "pipe"] });
+      assert.equal(await new Promise((r) => push.on("close", r)), 0);
+      const c = context({ Dockerfile: `FROM ${ref}\nRUN echo on-a-pulled-base > /x\nCMD ["cat", "/x"]\n` });
+      const child = spawn(BERTH, ["--root", root, "--runroot", runroot, "build", "--progress=plain", "-t", "pulled", c], { stdio: ["ignore", "pipe", "pipe"] });
+      let progress = "";
+      child.stderr.on("data", (d) => (progress += d));
+      assert.equal(await new Promise((r) => child.on("close", r)), 0, progress);
+      assert.match(progress, /Status: Downloaded newer image for 127\.0\.0\.1:\d+\/lib\/bb:1/);
+      assert.equal(run(["pulled"]), "on-a-pulled-base\n");
+      assert.match(ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]), new RegExp(`^${ref.replace(/[.]/g, "\\.")}$`, "m"));
+    } finally {
+      server.kill("SIGTERM");
+      await new Promise((r) => (server.exitCode !== null ? r(null) : server.on("exit", r)));
+    }
+    // the registry is gone: a plain rebuild uses the store, --pull asks the registry and fails in one line
+    const c2 = path.join(dir, `ctx${n}`);
+    build(["-q", c2]);
+    fails125(["build", "-q", "--pull", c2], /^berth: Dockerfile:1: FROM 127\.0\.0\.1:\d+\/lib\/bb:1: /, { quiet: true });
+    clean();
+  });
+
   test("ONBUILD is stored in the parent and runs in a child build", () => {
     const p = context({ Dockerfile: ["FROM busybox", "ONBUILD RUN echo triggered > /tmp/onbuild", "ONBUILD COPY hello.txt /hello.txt"].join("\n") });
     build(["-t", "onbuild-parent", p]);

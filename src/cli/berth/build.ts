@@ -9,6 +9,7 @@ import { invalidArgument, notFound } from "../../errors.js";
 import type { BuildEvent } from "../../build/index.js";
 import { onCallerSignal } from "../context.js";
 import { type CommandEnv, engine, userPath } from "./globals.js";
+import { pullWithProgress } from "./pull.js";
 
 interface BuildFlags {
   tag: string[];
@@ -84,7 +85,7 @@ function jsonRenderer(out: NodeJS.WritableStream): (e: BuildEvent) => void {
 }
 
 /** A live view for a terminal: one line per step with its time, the running step's last output lines under it. */
-function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void; stop: () => void } {
+function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void; stop: () => void; pause: () => void; resume: () => void } {
   const t0 = Date.now();
   const steps: { n: number; title: string; state: string; start: number; end?: number; tail: string[] }[] = [];
   const warnings: string[] = [];
@@ -92,7 +93,9 @@ function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void;
   // a pty nobody sized (script(1) without a terminal) says 0 columns
   const cols = () => Math.max(40, (out as { columns?: number }).columns || 100);
   const cut = (s: string, w: number) => (s.length > w ? s.slice(0, Math.max(1, w - 1)) + "…" : s);
+  let paused = false;
   const draw = () => {
+    if (paused) return;
     const lines = [`[+] Building ${((Date.now() - t0) / 1000).toFixed(1)}s (${steps.filter((s) => s.state !== "running").length}/${steps.length})`];
     for (const s of steps) {
       const time = s.state === "CACHED" ? "CACHED" : `${(((s.end ?? Date.now()) - s.start) / 1000).toFixed(1)}s`;
@@ -104,7 +107,7 @@ function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void;
     out.write((drawn ? `\x1b[${drawn}A` : "") + lines.map((l) => `\x1b[2K${l}\n`).join("") + "\x1b[J");
     drawn = lines.length;
   };
-  const timer = setInterval(draw, 200);
+  let timer = setInterval(draw, 200);
   return {
     on: (e) => {
       const s = "n" in e ? steps.find((x) => x.n === e.n) : undefined;
@@ -124,8 +127,19 @@ function ttyRenderer(out: NodeJS.WritableStream): { on: (e: BuildEvent) => void;
       } else if (e.kind === "warning") warnings.push(e.message);
       draw();
     },
+    pause: () => {
+      paused = true;
+      clearInterval(timer);
+    },
+    resume: () => {
+      paused = false;
+      drawn = 0;
+      timer = setInterval(draw, 200);
+      draw();
+    },
     stop: () => {
       clearInterval(timer);
+      paused = false;
       draw();
       for (const w of warnings) out.write(`WARNING: ${w}\n`);
     },
@@ -143,7 +157,7 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("--label <label>", "KEY=VALUE on the image; repeatable", collect, [] as string[])
     .option("--target <stage>", "build up to this stage")
     .option("--no-cache", "do not use the build cache")
-    .option("--pull", "accepted for compatibility: berth has no registry client yet, images are taken from the store")
+    .option("--pull", "pull every base image, even one the store has (a missing one is always pulled)")
     .option("--iidfile <file>", "write the image ID to this file")
     .option("-q, --quiet", "print only the image ID")
     .option("--progress <mode>", "auto, plain, tty or rawjson (one JSON object per event)", "auto")
@@ -189,7 +203,6 @@ export function register(parent: Command, env: CommandEnv): void {
       const live = tty ? ttyRenderer(err) : undefined;
       const plain = o.quiet || o.progress === "rawjson" ? undefined : plainRenderer(err);
       const onEvent = o.progress === "rawjson" ? jsonRenderer(err) : live ? live.on : plain ? plain : quietRenderer(err);
-      if (o.pull) onEvent({ kind: "warning", message: "--pull: berth has no registry client yet; base images come from the local store" });
       let result;
       // ^C or a kill: the build stops, its container and temporary snapshot go, then berth exits
       const abort = new AbortController();
@@ -207,6 +220,16 @@ export function register(parent: Command, env: CommandEnv): void {
           network: o.network as "none" | "host" | undefined,
           onEvent,
           signal: abort.signal,
+          pull: o.pull === true,
+          // a base image the store lacks comes from its registry, its progress on stderr as `berth pull` shows it (none with -q)
+          pullBase: async (ref) => {
+            live?.pause(); // the pull draws its own lines; the live view starts again below them
+            try {
+              await pullWithProgress(env, ref, { quiet: o.quiet || o.progress === "rawjson" }, err);
+            } finally {
+              live?.resume();
+            }
+          },
         });
       } finally {
         off();
