@@ -337,8 +337,10 @@ export class Builder {
       try {
         await pull!(base);
       } catch (e) {
-        if (e instanceof BerthError && !/^[^ ]+:\d+: /.test(e.message)) throw new BerthError(e.kind, `${this.file.file}:${from.line}: FROM ${base}: ${e.message}`, { hint: e.hint });
-        throw e;
+        if (e instanceof BerthError && /^[^ ]+:\d+: /.test(e.message)) throw e;
+        // a failed pull (the registry refused, a connection failed) names the line it was for
+        const kind = e instanceof BerthError ? e.kind : "Unavailable";
+        throw new BerthError(kind, `${this.file.file}:${from.line}: FROM ${base}: ${(e as Error).message}`, { hint: e instanceof BerthError ? e.hint : undefined });
       }
     };
     if (pull && this.opts.pull && !this.pulled.has(base)) await pullOnce();
