@@ -33,6 +33,7 @@ import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, r
 import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
+import { build, type BuildOptions, type BuildResult } from "../build/index.js";
 import { pullImage, pushImage, type PullOptions, type PullResult, type PushOptions, type PushResult } from "../registry/client/index.js";
 
 export class Engine {
@@ -264,6 +265,11 @@ export class Engine {
   /** `network disconnect`: the container leaves the network (its interface goes at once if it runs). */
   disconnect(network: string, ref: string, opts?: { force?: boolean }): Promise<void> {
     return disconnect(this.ctx, network, ref, opts?.force ?? false);
+  }
+
+  /** `berth build`: a Dockerfile and its context become an image (each RUN in a real container). */
+  build(opts: BuildOptions): Promise<BuildResult> {
+    return build(this.ctx, opts);
   }
 
   /** Pulls an image from its registry into the store (`berth pull`); progress comes as opts.onEvent events. */

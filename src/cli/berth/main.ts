@@ -37,6 +37,7 @@ import * as topCmd from "./top.js";
 import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
 import * as portCmd from "./port.js";
+import * as buildCmd from "./build.js";
 import * as registryCmd from "./registry.js";
 import * as pullCmd from "./pull.js";
 import * as pushCmd from "./push.js";
@@ -106,6 +107,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   saveCmd.register(image, env);
   loadCmd.register(image, env);
   registerImagePrune(image, env);
+  for (const p of [program, image]) buildCmd.register(p, env);
   const system = program.command("system").description("manage berth's data");
   registerSystemPrune(system, env);
   bootstrapCmd.register(program, env);
