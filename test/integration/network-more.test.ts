@@ -199,9 +199,9 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     const port = Number(/:(\d+)$/.exec(lines[0]!)![1]);
     assert.ok(port >= 32768 && port <= 60999, `a port in 32768-60999: ${port}`);
     assert.equal(ok(["port", `${tag}w`, "80/tcp"]).trim(), `127.0.0.1:${port}`);
-    // httpd may need a moment to listen: bounded retries
+    // httpd may need a moment to listen (longer on a loaded machine): bounded retries, about 10 s
     let got: { status: number; body: string } | undefined;
-    for (let i = 0; i < 30 && !got; i++) {
+    for (let i = 0; i < 100 && !got; i++) {
       got = await httpGet(port, "/hostname").catch(() => undefined);
       if (!got) await new Promise((res) => setTimeout(res, 100));
     }

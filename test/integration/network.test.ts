@@ -219,9 +219,9 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.equal(ok(["port", id]), `80/tcp -> 127.0.0.1:${port}\n`);
     assert.equal(ok(["port", id, "80/tcp"]), `127.0.0.1:${port}\n`);
     assert.deepEqual(inspect(id).NetworkSettings.Ports, { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] });
-    // httpd may take a moment to listen: a few bounded tries
+    // httpd may take a moment to listen (longer on a loaded machine): bounded tries, about 10 s
     let got: { status: number; body: string } | undefined;
-    for (let i = 0; i < 20 && !got; i++) {
+    for (let i = 0; i < 100 && !got; i++) {
       got = await httpGet(port).catch(() => undefined);
       if (!got) await new Promise((r) => setTimeout(r, 100));
     }
