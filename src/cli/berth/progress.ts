@@ -75,76 +75,65 @@ class Lines {
   }
 }
 
-export class PullProgress {
+/** A layer event's line: the status's word, the bytes and rate while they move, a retry's reason. */
+function layerLine(words: Record<string, string>, moving: string, e: { digest: string; status: string; current?: number; total?: number; message?: string; from?: string }, lines: Lines): string {
+  let line = words[e.status] ?? e.status;
+  if (e.status === "mounted") line += ` ${e.from}`;
+  if (e.status === moving && e.total) line += `  ${humanSize(e.current ?? 0)}/${humanSize(e.total)}${lines.rate(e.digest, e.current ?? 0)}`;
+  if (e.status === "retrying" && e.message) line += `: ${e.message}`;
+  return line;
+}
+
+/** Renders one operation's events: a line per layer (`moving` is the status that moves bytes), the rest by `other`. */
+class Progress<E extends { type: string }> {
   private readonly lines: Lines;
   private readonly last = new Map<string, string>();
 
   constructor(
     private readonly out: NodeJS.WritableStream,
     private readonly mode: ProgressMode,
+    private readonly words: Record<string, string>,
+    private readonly moving: string,
+    private readonly other: (e: E, out: NodeJS.WritableStream) => void,
   ) {
     this.lines = new Lines(out, mode);
   }
 
-  event = (e: PullEvent): void => {
+  event = (e: E): void => {
     if (this.mode === "quiet") return;
     if (this.mode === "json") {
       this.out.write(JSON.stringify(e) + "\n");
       return;
     }
-    if (e.type === "resolved") {
-      const at = e.ref.lastIndexOf("@") > 0 ? e.ref.slice(e.ref.lastIndexOf("@") + 1) : e.ref.slice(e.ref.lastIndexOf(":") + 1);
-      const repo = e.ref.slice(0, e.ref.length - at.length - 1);
-      this.out.write(`${at}: Pulling from ${repo}${e.platform ? ` (${e.platform})` : ""}\n`);
-      return;
-    }
-    if (e.type === "layer") {
-      const changed = this.last.get(e.digest) !== e.status;
-      this.last.set(e.digest, e.status);
-      let line = PULL_WORDS[e.status] ?? e.status;
-      if (e.status === "downloading" && e.total) line += `  ${humanSize(e.current ?? 0)}/${humanSize(e.total)}${this.lines.rate(e.digest, e.current ?? 0)}`;
-      if (e.status === "retrying" && e.message) line += `: ${e.message}`;
-      if (e.status === "downloading" && this.mode === "plain") return; // bytes are for terminals
-      this.lines.set(e.digest, line, changed);
-      return;
-    }
-    this.out.write(`Digest: ${e.digest}\n`);
-    this.out.write(`Status: ${e.upToDate ? "Image is up to date for" : "Downloaded newer image for"} ${e.ref}\n`);
+    if (e.type !== "layer") return this.other(e, this.out);
+    const l = e as unknown as { digest: string; status: string };
+    const changed = this.last.get(l.digest) !== l.status;
+    this.last.set(l.digest, l.status);
+    if (l.status === this.moving && this.mode === "plain") return; // bytes are for terminals
+    this.lines.set(l.digest, layerLine(this.words, this.moving, l, this.lines), changed);
   };
 }
 
-export class PushProgress {
-  private readonly lines: Lines;
-  private readonly last = new Map<string, string>();
-
-  constructor(
-    private readonly out: NodeJS.WritableStream,
-    private readonly mode: ProgressMode,
-  ) {
-    this.lines = new Lines(out, mode);
+export class PullProgress extends Progress<PullEvent> {
+  constructor(out: NodeJS.WritableStream, mode: ProgressMode) {
+    super(out, mode, PULL_WORDS, "downloading", (e, o) => {
+      if (e.type === "resolved") {
+        const at = e.ref.lastIndexOf("@") > 0 ? e.ref.slice(e.ref.lastIndexOf("@") + 1) : e.ref.slice(e.ref.lastIndexOf(":") + 1);
+        const repo = e.ref.slice(0, e.ref.length - at.length - 1);
+        o.write(`${at}: Pulling from ${repo}${e.platform ? ` (${e.platform})` : ""}\n`);
+      } else if (e.type === "pulled") {
+        o.write(`Digest: ${e.digest}\n`);
+        o.write(`Status: ${e.upToDate ? "Image is up to date for" : "Downloaded newer image for"} ${e.ref}\n`);
+      }
+    });
   }
+}
 
-  event = (e: PushEvent): void => {
-    if (this.mode === "quiet") return;
-    if (this.mode === "json") {
-      this.out.write(JSON.stringify(e) + "\n");
-      return;
-    }
-    if (e.type === "preparing") {
-      this.out.write(`The push refers to repository [${e.repository}]\n`);
-      return;
-    }
-    if (e.type === "layer") {
-      const changed = this.last.get(e.digest) !== e.status;
-      this.last.set(e.digest, e.status);
-      let line = PUSH_WORDS[e.status] ?? e.status;
-      if (e.status === "mounted") line += ` ${e.from}`;
-      if (e.status === "uploading" && e.total) line += `  ${humanSize(e.current ?? 0)}/${humanSize(e.total)}${this.lines.rate(e.digest, e.current ?? 0)}`;
-      if (e.status === "retrying" && e.message) line += `: ${e.message}`;
-      if (e.status === "uploading" && this.mode === "plain") return;
-      this.lines.set(e.digest, line, changed);
-      return;
-    }
-    this.out.write(`${e.tag ?? e.ref.slice(e.ref.indexOf("@") + 1)}: digest: ${e.digest} size: ${e.size}\n`);
-  };
+export class PushProgress extends Progress<PushEvent> {
+  constructor(out: NodeJS.WritableStream, mode: ProgressMode) {
+    super(out, mode, PUSH_WORDS, "uploading", (e, o) => {
+      if (e.type === "preparing") o.write(`The push refers to repository [${e.repository}]\n`);
+      else if (e.type === "pushed") o.write(`${e.tag ?? e.ref.slice(e.ref.indexOf("@") + 1)}: digest: ${e.digest} size: ${e.size}\n`);
+    });
+  }
 }
