@@ -90,8 +90,8 @@ function main(): void {
   try {
     must(berth(DIRECT, ["bootstrap", "busybox"]), "berth bootstrap busybox");
     const engines: { name: string; build: (noCache: boolean) => Run }[] = [
-      { name: "berth (Direct)", build: (nc) => berth(DIRECT, ["build", "-q", ...(nc ? ["--no-cache"] : []), "-t", "bench:direct", "."]) },
-      { name: "berth (Warm)", build: (nc) => berth(WARM, ["build", "-q", ...(nc ? ["--no-cache"] : []), "-t", "bench:warm", "."]) },
+      { name: "berth (Direct)", build: (nc) => berth(DIRECT, ["build", "-q", "--network", "none", ...(nc ? ["--no-cache"] : []), "-t", "bench:direct", "."]) },
+      { name: "berth (Warm)", build: (nc) => berth(WARM, ["build", "-q", "--network", "none", ...(nc ? ["--no-cache"] : []), "-t", "bench:warm", "."]) },
     ];
     if (which("podman")) {
       mkdirSync(path.join(tmp, "podman-tmpdir"));

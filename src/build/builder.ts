@@ -40,8 +40,8 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   target?: string;
   noCache?: boolean;
-  /** RUN's network: none (default) or host */
-  network?: "none" | "host";
+  /** RUN's network: default (the default bridge network as root, as Docker's; none unprivileged), none or host */
+  network?: "default" | "none" | "host";
   onEvent?: (e: BuildEvent) => void;
   /** cancels the build: the running step's container is killed, and everything temporary goes */
   signal?: AbortSignal;
@@ -631,8 +631,8 @@ export class Builder {
     // the build args in effect: in the environment, in the history and the cache key (Docker's `|N A=b`)
     const declared = [...args].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     const proxies = PROXY_ARGS.filter((p) => buildArgs.has(p) && !args.has(p)).map((p) => `${p}=${buildArgs.get(p)}`);
-    const network = flag(i, "network") ?? this.opts.network ?? "none";
-    if (network !== "none" && network !== "host" && network !== "default") throw invalidArgument(`RUN --network=${network}: expected none or host`);
+    const network = flag(i, "network") ?? this.opts.network ?? "default";
+    if (network !== "none" && network !== "host" && network !== "default") throw invalidArgument(`RUN --network=${network}: expected default, none or host`);
     if (flag(i, "mount") !== undefined) throw invalidArgument("RUN --mount is not supported by berth build yet");
     const createdBy = `RUN ${declared.length ? `|${declared.length} ${declared.join(" ")} ` : ""}${argv.join(" ")}`;
     return this.fsStep(i, label, state, c, createdBy, [network], async (root, n) => {
@@ -641,7 +641,8 @@ export class Builder {
         config: { ...state.config, config: c },
         args: argv,
         env: [...declared, ...proxies],
-        network: network === "host" ? "host" : "none",
+        // default: Docker's bridge; as an unprivileged user (no CNI), none
+        network: network === "host" ? "host" : network === "default" && process.geteuid?.() === 0 ? "bridge" : "none",
         signal: this.opts.signal,
         onOutput: (stream, data) => this.emit({ kind: "output", n, stream, data }),
       });

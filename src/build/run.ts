@@ -1,6 +1,6 @@
 // A RUN step: the command in a real container on the step's mounted file system, through the
 // OCI runtime with Docker's defaults (capabilities, seccomp, masked paths; containerSpec), on
-// network none unless asked, its output streamed back as it comes. The executor is spawned
+// the default bridge network (or none or host as asked), its output streamed back as it comes. The executor is spawned
 // with pipes for stdout and stderr (the container inherits them). No record in the engine's
 // database: the runtime state, cgroup and run directory are removed whatever happens.
 import { spawn } from "node:child_process";
@@ -14,6 +14,7 @@ import { executorPath } from "../runtime/executor.js";
 import type { Launcher } from "../runtime/launcher.js";
 import type { EngineContext } from "../engine/context.js";
 import { parseOptions } from "../engine/options.js";
+import { attachContainer, detachContainer, getNetwork, netnsPath } from "../engine/networks.js";
 import { containerSpec } from "../engine/spec.js";
 
 export interface RunInput {
@@ -22,7 +23,7 @@ export interface RunInput {
   args: string[];
   /** build args in effect (NAME=value), under the image's Env */
   env: string[];
-  network: "none" | "host";
+  network: "none" | "host" | "bridge";
   signal?: AbortSignal;
   onOutput(stream: "stdout" | "stderr", data: Buffer): void;
 }
@@ -75,7 +76,12 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
     } catch {
       // none on the host
     }
+    // a resolver on the host's loopback cannot be reached from the step's own network namespace
+    if (input.network !== "host") resolv = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join("\n");
     fs.writeFileSync(etc.resolvConf, resolv);
+    // on the default network: a netns of its own attached through CNI, like a container's
+    let netns: string | undefined;
+    if (input.network === "bridge") netns = netnsPath((await attachContainer(ctx, id, getNetwork(ctx, "bridge").name)).netns);
     // ENV wins over a build arg of the same name
     const envNames = new Set((c.Env ?? []).map((e) => e.split("=")[0]));
     const h = parseOptions({
@@ -88,7 +94,7 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
       network: input.network,
       hostname: id.slice(-12),
     });
-    const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: `/berth/${id}` });
+    const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: `/berth/${id}`, netns });
     fs.writeFileSync(path.join(runDir, "config.json"), JSON.stringify(spec));
     const running = await runtime.run(ctx.runtime, { id, bundle: runDir, launcher: pipeLauncher(input.onOutput), stdio: ["ignore", "ignore", "ignore"] });
     const cancel = () => running.signal(9);
@@ -105,6 +111,7 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
     } catch {
       // never made, or already removed by wait()
     }
+    if (input.network === "bridge") await detachContainer(ctx, id);
     fs.rmSync(runDir, { recursive: true, force: true });
   }
 }

@@ -272,7 +272,8 @@ export async function pruneNetworks(ctx: EngineContext): Promise<string[]> {
 
 /** The named netns of a container (`ip netns exec berth-<id12> …`). */
 export function containerNetns(id: string): string {
-  return `berth-${id.slice(0, 12)}`;
+  // a build step's id (build-<pid>-<hex>) is not hex: its hash keeps the names apart
+  return `berth-${/^[0-9a-f]{12}/.test(id) ? id.slice(0, 12) : createHash("sha256").update(id).digest("hex").slice(0, 12)}`;
 }
 
 export interface PortMapping {
@@ -485,9 +486,15 @@ function isolate(ctx: EngineContext): void {
   isolateBridges(bridges.filter((n) => inUse.has(n.name)).map((n) => n.bridge), bridges.map((n) => n.bridge));
 }
 
-/** Attachments whose container is gone (a crash between rm's steps): DEL them now. */
+/**
+ * Attachments whose container is gone (a crash between rm's steps) or whose build step's
+ * berth (build-<pid>-…, no record) is: DEL them now.
+ */
 export async function sweep(ctx: EngineContext): Promise<void> {
-  for (const c of cniRuntime(ctx).all()) if (!ctx.db.container(c.containerId)) await detachContainer(ctx, c.containerId).catch(() => undefined);
+  for (const c of cniRuntime(ctx).all()) {
+    const build = /^build-(\d+)-/.exec(c.containerId);
+    if (build ? !processAlive(Number(build[1])) : !ctx.db.container(c.containerId)) await detachContainer(ctx, c.containerId).catch(() => undefined);
+  }
 }
 
 export { netnsPath };

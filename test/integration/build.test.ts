@@ -263,6 +263,24 @@ describe("berth build", { skip: rootSkip }, () => {
     clean();
   });
 
+  test("RUN is on the default bridge network, as Docker's; --network none leaves it loopback only; nothing of it stays on the host", () => {
+    const c = context({ Dockerfile: ["FROM busybox", "RUN ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*' > /net && ip route | grep -c default >> /net"].join("\n") });
+    build(["--no-cache", "-t", "on-bridge", c]);
+    const bridge = JSON.parse(ok(["network", "inspect", "bridge"]))[0];
+    const prefix = bridge.IPAM.Config[0].Subnet.split(".").slice(0, 2).join(".");
+    const net = run(["--network", "none", "on-bridge", "cat", "/net"]).split("\n");
+    assert.ok(net[0]!.startsWith(`inet ${prefix}.`), `an address of the default network: ${net[0]}`);
+    assert.equal(net[1], "1", "a default route");
+    const none = context({ Dockerfile: ["FROM busybox", "RUN ls /sys/class/net > /links"].join("\n") });
+    build(["--no-cache", "--network", "none", "-t", "no-net", none]);
+    assert.equal(run(["--network", "none", "no-net", "cat", "/links"]), "lo\n");
+    // the steps' netns, veth and address are gone, and the default bridge with them (unused)
+    assert.ok(!readdirSync("/sys/class/net").includes(bridge.Options["com.docker.network.bridge.name"]));
+    assert.deepEqual(readdirSync(path.join(root, "networks", "cache")).filter((f) => f.includes("build-")), []);
+    ok(["rmi", "on-bridge", "no-net"]);
+    clean();
+  });
+
   test("ONBUILD is stored in the parent and runs in a child build", () => {
     const p = context({ Dockerfile: ["FROM busybox", "ONBUILD RUN echo triggered > /tmp/onbuild", "ONBUILD COPY hello.txt /hello.txt"].join("\n") });
     build(["-t", "onbuild-parent", p]);

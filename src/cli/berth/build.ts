@@ -161,10 +161,10 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("--iidfile <file>", "write the image ID to this file")
     .option("-q, --quiet", "print only the image ID")
     .option("--progress <mode>", "auto, plain, tty or rawjson (one JSON object per event)", "auto")
-    .option("--network <mode>", "RUN's network: none (default) or host")
+    .option("--network <mode>", "RUN's network: default (the default bridge network as root, as Docker's; none unprivileged), bridge, none or host")
     .action(async (contextArg: string, o: BuildFlags) => {
       if (!["auto", "plain", "tty", "rawjson"].includes(o.progress)) throw invalidArgument(`--progress ${o.progress}: expected auto, plain, tty or rawjson`);
-      if (o.network !== undefined && o.network !== "none" && o.network !== "host") throw invalidArgument(`--network ${o.network}: berth build runs RUN on none or host`);
+      if (o.network !== undefined && !["default", "bridge", "none", "host"].includes(o.network)) throw invalidArgument(`--network ${o.network}: berth build runs RUN on default, bridge, none or host`);
       const buildArgs: Record<string, string> = {};
       for (const a of o.buildArg) {
         const eq = a.indexOf("=");
@@ -217,7 +217,7 @@ export function register(parent: Command, env: CommandEnv): void {
           labels,
           target: o.target,
           noCache: !o.cache,
-          network: o.network as "none" | "host" | undefined,
+          network: o.network === "bridge" ? "default" : (o.network as "default" | "none" | "host" | undefined),
           onEvent,
           signal: abort.signal,
           pull: o.pull === true,
