@@ -12,3 +12,4 @@ export * as network from "./network/index.js";
 export { cgroupManager, detectCgroupMode } from "./cgroups/index.js";
 export type { CgroupManager, CgroupMode } from "./cgroups/index.js";
 export { BerthError, type ErrorKind } from "./errors.js";
+export type { PodCreateOptions, PodSummary, PodLogEntry } from "./engine/index.js";

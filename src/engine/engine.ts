@@ -33,6 +33,13 @@ import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, r
 import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
+import { podCreate, type PodCreateOptions } from "./pods/create.js";
+import { podStart } from "./pods/start.js";
+import { podStop } from "./pods/stop.js";
+import { podRemove } from "./pods/remove.js";
+import { podInspect, podList } from "./pods/list.js";
+import { podLogs, type PodLogEntry } from "./pods/logs.js";
+import { podSummary, type PodSummary } from "./pods/record.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -265,6 +272,39 @@ export class Engine {
     return disconnect(this.ctx, network, ref, opts?.force ?? false);
   }
 
+  /** `pod create`: a pod whose containers (`run --pod`) share its namespaces; nothing runs yet. */
+  async podCreate(opts: PodCreateOptions = {}): Promise<PodSummary> {
+    return podSummary(this.ctx, await podCreate(this.ctx, opts));
+  }
+
+  /** Starts the pod's infra (pause process, netns, CNI attachment), then its containers. */
+  async podStart(ref: string): Promise<PodSummary> {
+    return podSummary(this.ctx, await podStart(this.ctx, ref));
+  }
+
+  /** Stops the pod's containers, then its infra. */
+  async podStop(ref: string, opts?: { timeout?: number }): Promise<PodSummary> {
+    return podSummary(this.ctx, await podStop(this.ctx, ref, opts));
+  }
+
+  /** Removes the pod, its containers and its infra; running containers need `force`. Returns its ID. */
+  podRemove(ref: string, opts?: { force?: boolean }): Promise<string> {
+    return podRemove(this.ctx, ref, opts);
+  }
+
+  pods(): PodSummary[] {
+    return podList(this.ctx);
+  }
+
+  pod(ref: string): PodSummary {
+    return podInspect(this.ctx, ref);
+  }
+
+  /** The logs of the pod's containers, each entry naming its container. */
+  podLogs(ref: string, opts?: LogOptions & { container?: string }): AsyncGenerator<PodLogEntry> {
+    return podLogs(this.ctx, ref, opts);
+  }
+
   /** Waits for background cleanups this process started, then closes the database. */
   async close(): Promise<void> {
     await settle();
@@ -277,3 +317,4 @@ export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
 export type { Network, NetworkCreateOptions, PortMapping };
+export type { PodCreateOptions, PodSummary, PodLogEntry };

@@ -92,7 +92,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--log-opt <KEY=VALUE>", "json-file log: max-size=10m, max-file=3 (repeatable)", many, [])
     .option("--ulimit <NAME=SOFT[:HARD]>", "a resource limit (repeatable)", many, [])
     .option("--sysctl <KEY=VALUE>", "a namespaced kernel parameter (repeatable)", many, [])
-    .option("--shm-size <bytes>", "the size of /dev/shm");
+    .option("--shm-size <bytes>", "the size of /dev/shm")
+    .option("--pod <pod>", "run in a pod (name or ID): share its namespaces and network");
 }
 
 function pairs(list: string[], flag: string): Record<string, string> {
@@ -185,5 +186,6 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     ulimits: f.ulimit,
     sysctls: pairs(f.sysctl, "--sysctl"),
     shmSize: f.shmSize,
+    pod: (f as { pod?: string }).pod,
   };
 }

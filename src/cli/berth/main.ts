@@ -38,6 +38,7 @@ import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
 import * as portCmd from "./port.js";
 import * as registryCmd from "./registry.js";
+import * as podCmd from "./pod.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -108,6 +109,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   bootstrapCmd.register(program, env);
   infoCmd.register(program, env);
   registryCmd.register(program, env);
+  podCmd.register(program, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });
