@@ -18,7 +18,8 @@ const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_
 /** GET path on 127.0.0.1:port, bounded by a 3 s timeout. */
 function httpGet(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: p, timeout: 3000 }, (res) => {
+    // a new connection each time (no keep-alive): after pod stop/start the old one leads nowhere
+    const req = http.get({ host: "127.0.0.1", port, path: p, timeout: 3000, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8").on("data", (d: string) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
