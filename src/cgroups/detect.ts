@@ -12,6 +12,8 @@ export interface CgroupMount {
   fsType: "cgroup" | "cgroup2";
   /** v1 controllers of the hierarchy (from the super options); empty for cgroup2. */
   controllers: string[];
+  /** a named v1 hierarchy's name (`name=systemd`: "systemd") */
+  name?: string;
 }
 
 /**
@@ -55,6 +57,7 @@ export function parseMountInfo(text: string): CgroupMount[] {
       mountPoint: unescape(fields[4]!),
       fsType,
       controllers: fsType === "cgroup" ? superOptions.split(",").filter((o) => !/^(rw|ro)$|=/.test(o)) : [],
+      ...(fsType === "cgroup" && /(^|,)name=([^,]+)/.test(superOptions) ? { name: /(?:^|,)name=([^,]+)/.exec(superOptions)![1] } : {}),
     });
   }
   return mounts;

@@ -33,6 +33,8 @@ import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, r
 import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
+import { build, type BuildOptions, type BuildResult } from "../build/index.js";
+import { pullImage, pushImage, type PullOptions, type PullResult, type PushOptions, type PushResult } from "../registry/client/index.js";
 import { podCreate, type PodCreateOptions } from "./pods/create.js";
 import { podStart } from "./pods/start.js";
 import { podStop } from "./pods/stop.js";
@@ -272,6 +274,21 @@ export class Engine {
     return disconnect(this.ctx, network, ref, opts?.force ?? false);
   }
 
+  /** `berth build`: a Dockerfile and its context become an image (each RUN in a real container). */
+  build(opts: BuildOptions): Promise<BuildResult> {
+    return build(this.ctx, opts);
+  }
+
+  /** Pulls an image from its registry into the store (`berth pull`); progress comes as opts.onEvent events. */
+  pull(ref: string, opts?: PullOptions): Promise<PullResult> {
+    return pullImage(this.ctx.images, ref, opts);
+  }
+
+  /** Pushes an image of the store to its registry, or to `dest` (`berth push`). */
+  push(source: string, dest?: string, opts?: PushOptions): Promise<PushResult> {
+    return pushImage(this.ctx.images, source, dest, opts);
+  }
+
   /** `pod create`: a pod whose containers (`run --pod`) share its namespaces; nothing runs yet. */
   async podCreate(opts: PodCreateOptions = {}): Promise<PodSummary> {
     return podSummary(this.ctx, await podCreate(this.ctx, opts));
@@ -317,4 +334,5 @@ export type { CopyOptions, FsChange, CommitOptions };
 export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
 export type { Network, NetworkCreateOptions, PortMapping };
+export type { PullOptions, PullResult, PushOptions, PushResult };
 export type { PodCreateOptions, PodSummary, PodLogEntry };

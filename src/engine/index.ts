@@ -11,4 +11,5 @@ export type { CopyOptions, FsChange, CommitOptions } from "./engine.js";
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "./engine.js";
 export type { Network, NetworkCreateOptions, PortMapping } from "./engine.js";
 export type { ConnectOptions } from "./containers/connect.js";
+export type { PullOptions, PullResult, PushOptions, PushResult } from "./engine.js";
 export type { PodCreateOptions, PodSummary, PodLogEntry } from "./engine.js";

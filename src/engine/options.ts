@@ -37,6 +37,8 @@ export interface ContainerOptions {
   /** `seccomp=unconfined|FILE`, `no-new-privileges[:true|false]` */
   securityOpt?: string[];
   stopSignal?: string;
+  /** `--systemd`: true (the default: on when the command is systemd or /sbin/init), always, false */
+  systemd?: string;
   /** seconds `stop` waits before SIGKILL */
   stopTimeout?: number;
   /** "none" (a network namespace with loopback only), "host", or a network's name ("bridge": the default one, also when not given, as root) */
@@ -117,6 +119,8 @@ export interface HostConfig {
   noNewPrivileges: boolean;
   stopSignal?: string;
   stopTimeout?: number;
+  /** whether PID 1 is prepared for systemd (systemd.ts); absent in records made before it: "true" */
+  systemd?: "true" | "false" | "always";
   /** none, host, or a berth network's name */
   network: string;
   /** -p, through the portmap plugin (absent in records made before it) */
@@ -220,6 +224,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.workdir !== undefined && !o.workdir.startsWith("/")) throw invalidArgument(`-w ${JSON.stringify(o.workdir)}: the working directory must be absolute`);
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) throw invalidArgument(`--hostname ${JSON.stringify(o.hostname)}: expected a host name`);
   if (o.stopSignal !== undefined && signalNumber(o.stopSignal) === undefined) throw invalidArgument(`--stop-signal ${o.stopSignal}: not a signal`);
+  if (o.systemd !== undefined && !["true", "false", "always"].includes(o.systemd)) throw invalidArgument(`--systemd ${JSON.stringify(o.systemd)}: expected true, false or always`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
   // Docker's default: the default bridge network (root: CNI needs it; unprivileged, none)
   if (o.pod !== undefined) {
@@ -307,6 +312,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     noNewPrivileges,
     stopSignal: o.stopSignal,
     stopTimeout: o.stopTimeout,
+    systemd: o.systemd as HostConfig["systemd"],
     network,
     ports,
     extraNetworks: extraNetworks.length ? extraNetworks : undefined,

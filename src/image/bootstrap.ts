@@ -75,15 +75,20 @@ function safeList(dir: string): string[] {
 }
 
 /** debian:<suite> with `debootstrap --variant=minbase`, then imported as one layer. */
-export async function bootstrapDebian(store: ImageStore, opts: { suite?: string; mirror?: string; ref?: string; log?: (line: string) => void } = {}): Promise<Image> {
+export async function bootstrapDebian(store: ImageStore, opts: { suite?: string; mirror?: string; ref?: string; include?: string[]; systemd?: boolean; log?: (line: string) => void } = {}): Promise<Image> {
   const suite = opts.suite ?? "bookworm";
   if (!/^[a-z][a-z0-9-]*$/.test(suite)) throw invalidArgument(`bootstrap debian: suite ${JSON.stringify(suite)}: expected a Debian suite name such as bookworm`);
+  // systemd as init: systemd-sysv makes /sbin/init systemd; dbus for systemctl's bus
+  const include = [...new Set([...(opts.include ?? []), ...(opts.systemd ? ["systemd", "systemd-sysv", "dbus"] : [])])];
+  for (const p of include) if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) throw invalidArgument(`bootstrap debian: --include ${JSON.stringify(p)}: expected Debian package names separated by commas`);
   if (spawnSync("debootstrap", ["--version"]).error) throw unavailable("bootstrap debian: debootstrap is not installed", "apt-get install debootstrap");
   const mirror = opts.mirror ?? aptMirror();
   const work = fs.mkdtempSync(path.join(store.dataRoot, "image", "ingest", "debootstrap-"));
   try {
     const rootfs = path.join(work, "rootfs");
-    await run("debootstrap", ["--variant=minbase", suite, rootfs, mirror], opts.log);
+    await run("debootstrap", ["--variant=minbase", ...(include.length ? [`--include=${include.join(",")}`] : []), suite, rootfs, mirror], opts.log);
+    // each container of a systemd image gets a machine-id of its own (berth run --systemd writes it)
+    if (opts.systemd) fs.writeFileSync(path.join(rootfs, "etc", "machine-id"), "");
     // apt's caches are not part of an image
     for (const d of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
       for (const f of safeReaddir(path.join(rootfs, d))) if (f.endsWith(".deb") || f.endsWith("_Packages") || f.endsWith("Release") || f.endsWith(".gpg")) fs.rmSync(path.join(rootfs, d, f), { force: true });
@@ -93,9 +98,13 @@ export async function bootstrapDebian(store: ImageStore, opts: { suite?: string;
     t.stderr.on("data", (d) => (err += d));
     const exited = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
     const image = await importTarball(store, t.stdout, {
-      ref: opts.ref ?? `debian:${suite}`,
-      createdBy: `berth bootstrap debian --suite ${suite} (debootstrap --variant=minbase ${mirror})`,
-      config: { Cmd: ["bash"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+      ref: opts.ref ?? `${opts.systemd ? "debian-systemd" : "debian"}:${suite}`,
+      createdBy: `berth bootstrap debian --suite ${suite}${opts.systemd ? " --systemd" : ""} (debootstrap --variant=minbase${include.length ? ` --include=${include.join(",")}` : ""} ${mirror})`,
+      config: {
+        Cmd: opts.systemd ? ["/sbin/init"] : ["bash"],
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        ...(opts.systemd ? { StopSignal: "SIGRTMIN+3" } : {}),
+      },
     });
     if ((await exited) !== 0) throw failedPrecondition(`bootstrap debian: tar: ${err.trim()}`);
     return image;

@@ -1,81 +1,130 @@
-// Starts `bin/berth registry serve` on a free loopback port for a test and stops it by pid.
-// Its output goes to files, not pipes: a test that waits in spawnSync (skopeo, podman) must
-// not leave the server blocked on a full pipe of access-log lines.
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Registries for the registry client's tests and bench: Debian's docker-registry (distribution
+// 2.8) started on a free 127.0.0.1 port with its storage in a temp dir, killed by pid; and
+// berth run asynchronously (spawnSync would stall the in-process proxies a test runs).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
-import { REPO } from "./oci.js";
 
-export const BERTH = path.join(REPO, "bin", "berth");
+export const DOCKER_REGISTRY = "/usr/bin/docker-registry";
+export const SKOPEO = "/usr/bin/skopeo";
 
-export interface Served {
-  url: string;
-  /** host:port, as image references name it */
-  host: string;
-  port: number;
-  child: ChildProcess;
-  /** everything the server printed so far */
-  stdout(): string;
-  stderr(): string;
-  /** SIGTERM (once), then waits (bounded) for the exit; returns the exit code */
-  stop(): Promise<number | null>;
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
-export async function serve(args: string[]): Promise<Served> {
-  const logs = mkdtempSync(path.join(tmpdir(), "berth-registry-log-"));
-  const outFile = path.join(logs, "stdout");
-  const errFile = path.join(logs, "stderr");
-  const outFd = openSync(outFile, "w");
-  const errFd = openSync(errFile, "w");
-  const child = spawn(BERTH, ["registry", "serve", "--addr", "127.0.0.1:0", ...args], { stdio: ["ignore", outFd, errFd] });
-  closeSync(outFd);
-  closeSync(errFd);
-  const read = (f: string) => {
-    try {
-      return readFileSync(f, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let url: string | undefined;
-  for (let i = 0; i < 600 && url === undefined; i++) {
-    url = /serving (https?:\/\/127\.0\.0\.1:\d+)/.exec(read(outFile))?.[1];
-    if (url === undefined) {
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  if (url === undefined) {
-    child.kill("SIGKILL");
-    const msg = `registry serve did not start: ${read(outFile)} ${read(errFile)}`;
-    rmSync(logs, { recursive: true, force: true });
-    throw new Error(msg);
-  }
-  const port = Number(new URL(url).port);
-  let stopped: Promise<number | null> | undefined;
-  let out = "";
-  let err = "";
-  return {
-    url,
-    host: `127.0.0.1:${port}`,
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Registry {
+  port: number;
+  host: string;
+  storage: string;
+  pid(): number | undefined;
+  /** SIGKILL, as a crash */
+  kill(): Promise<void>;
+  /** starts it again on the same port and storage */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A docker-registry on 127.0.0.1; `htpasswd` (a bcrypt file) turns on Basic auth. */
+export async function startRegistry(dir: string, opts: { htpasswd?: string } = {}): Promise<Registry> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const storage = path.join(dir, "storage");
+  const config = path.join(dir, "config.yml");
+  writeFileSync(
+    config,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "  accesslog:",
+      "    disabled: true",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${storage}`,
+      "  delete:",
+      "    enabled: true",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      ...(opts.htpasswd ? ["auth:", "  htpasswd:", "    realm: berth-test", `    path: ${opts.htpasswd}`] : []),
+      "",
+    ].join("\n"),
+  );
+  let child: ChildProcess | undefined;
+  const reg: Registry = {
     port,
-    child,
-    stdout: () => (stopped ? out : read(outFile)),
-    stderr: () => (stopped ? err : read(errFile)),
-    stop() {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-        const code = await exited;
-        clearTimeout(timer);
-        out = read(outFile);
-        err = read(errFile);
-        rmSync(logs, { recursive: true, force: true });
-        return code;
-      })();
-      return stopped;
+    host: `127.0.0.1:${port}`,
+    storage,
+    pid: () => child?.pid,
+    async start() {
+      child = spawn(DOCKER_REGISTRY, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr!.on("data", (d) => (err += d));
+      for (let i = 0; i < 100; i++) {
+        if (child.exitCode !== null) throw new Error(`docker-registry exited: ${err}`);
+        const up = await new Promise<boolean>((resolve) => {
+          const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
+          s.on("error", () => resolve(false));
+        });
+        if (up) return;
+        await sleep(50);
+      }
+      throw new Error(`docker-registry did not listen on ${port} within 5 s: ${err}`);
+    },
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise((r) => c.once("exit", r));
+      c.kill("SIGKILL");
+      await gone;
+    },
+    async stop() {
+      await reg.kill();
     },
   };
+  await reg.start();
+  return reg;
 }
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program without blocking this process's event loop. */
+export function runAsync(bin: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {}): Promise<Run> & { child: ChildProcess } {
+  const child = spawn(bin, args, { env: { ...process.env, ...(opts.env ?? {}) }, stdio: ["pipe", "pipe", "pipe"] });
+  const p = new Promise<Run>((resolve) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(t);
+      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
+    });
+    child.stdin!.end(opts.input ?? "");
+  });
+  return Object.assign(p, { child });
+}
+
+/** A bcrypt htpasswd file (apache2-utils' htpasswd), as docker-registry's auth reads it. */
+export function htpasswdFile(file: string, user: string, password: string): string {
+  const r = spawnSync("htpasswd", ["-Bbn", user, password], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`htpasswd: ${r.stderr}`);
+  writeFileSync(file, r.stdout);
+  return file;
+}
+
+export const registryToolsSkip = !existsSync(DOCKER_REGISTRY) ? "needs docker-registry (Debian package docker-registry; ./scripts/setup installs it)" : !existsSync(SKOPEO) ? "needs skopeo" : false;

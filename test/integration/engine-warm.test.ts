@@ -174,7 +174,7 @@ describe("berth engine through the Warm path", { skip: rootSkip }, () => {
   });
 
   test("an unknown image: the same one line and exit 125 as Direct, nothing made", () => {
-    const args = ["run", "--rm", "nosuch:1"];
+    const args = ["run", "--rm", "--pull", "never", "nosuch:1"]; // never: no pull from docker.io in a test
     const w = warm(args);
     assert.equal(w.code, 125);
     assert.equal(w.stderr, "berth: Unable to find image 'nosuch:1' locally\n");

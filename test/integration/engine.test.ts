@@ -216,7 +216,7 @@ describe("berth engine: containers from an image", { skip: rootSkip }, () => {
 
   describe("bad input: exit 125, one line, nothing half-made", () => {
     test("unknown image, bad flags, a name in use", () => {
-      fails125(["run", "--rm", "nosuch:1"], /^berth: Unable to find image 'nosuch:1' locally$/m);
+      fails125(["run", "--rm", "--pull", "never", "nosuch:1"], /^berth: Unable to find image 'nosuch:1' locally$/m);
       fails125(["run", "--rm", "--memory", "10xb", "busybox", "true"], /--memory "10xb": expected a size such as 64m/);
       fails125(["run", "--rm", "-v", "./rel:/data", "busybox", "true"], /a host path must be absolute/);
       fails125(["run", "--rm", "-v", `${dir}/does-not-exist:/data`, "busybox", "true"], /bind source path does not exist/);

@@ -248,19 +248,22 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     }
   });
 
-  test("four runs at once on one network, then rm -f of all (racing their monitors' cleanup): nothing of them is left", async () => {
-    const runOne = () =>
+  test("six runs at once (each with -p) on one network, then rm -f of each from its own process (racing their monitors' cleanup): nothing of them is left", async () => {
+    /** berth in a process of its own; its stdout, or a rejection with its stderr */
+    const spawned = (args: string[]) =>
       new Promise<string>((resolve, reject) => {
-        const c = spawn(BERTH, ["--root", root, "--runroot", runroot, "run", "-d", "--network", netA, "busybox", "sleep", "300"], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+        const c = spawn(BERTH, ["--root", root, "--runroot", runroot, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
         let out = "";
         let err = "";
         c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
         c.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-        c.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`run: exit ${code}: ${err}`))));
+        c.on("close", (code) => (code === 0 && err === "" ? resolve(out.trim()) : reject(new Error(`berth ${args[0]}: exit ${code}: ${err}`))));
       });
-    const ids = await Promise.all([runOne(), runOne(), runOne(), runOne()]);
-    assert.equal(new Set(ids.map((id) => ipOf(id))).size, 4, "four addresses");
-    ok(["rm", "-f", ...ids]);
+    const base = 20000 + (process.pid % 2000) * 10;
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => spawned(["run", "-d", "--network", netA, "-p", `127.0.0.1:${base + i}:80`, "busybox", "sleep", "300"])));
+    assert.equal(new Set(ids.map((id) => ipOf(id))).size, 6, "six addresses");
+    // concurrent teardowns of different containers change the shared iptables chains at once
+    await Promise.all(ids.map((id) => spawned(["rm", "-f", id])));
     ok(["ps", "-a"]); // and whatever cleanup a monitor left to the next command
     for (const id of ids) {
       assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`));

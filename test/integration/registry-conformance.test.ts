@@ -11,7 +11,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { serve, type Served } from "../helpers/registry.js";
+import { serve, type Served } from "../helpers/registry-serve.js";
 
 const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 const sha512 = (b: Buffer | string) => `sha512:${createHash("sha512").update(b).digest("hex")}`;
@@ -571,7 +571,7 @@ describe("registry serve: limits and lifecycle", () => {
 
   test("bad flags are one line and exit 125; a second server on the same storage is refused", async () => {
     const { spawnSync } = await import("node:child_process");
-    const { BERTH } = await import("../helpers/registry.js");
+    const { BERTH } = await import("../helpers/registry-serve.js");
     const run = (args: string[]) => spawnSync(BERTH, ["registry", ...args], { encoding: "utf8", timeout: 30_000 });
     for (const [args, pattern] of [
       [["serve", "--addr", "nonsense"], /--addr "nonsense": expected HOST:PORT/],

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { rootSkip } from "../helpers/oci.js";
-import { BERTH, serve, type Served } from "../helpers/registry.js";
+import { BERTH, serve, type Served } from "../helpers/registry-serve.js";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const missing = ["skopeo", "podman", "openssl", "htpasswd"].filter((c) => !has(c));
@@ -119,6 +119,33 @@ describe("berth registry serve with skopeo, podman and berth", { skip }, () => {
     r = podman(["pull", "-q", "--tls-verify=false", `${h}/pod/pushed@${info.Digest}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(podman(["images", "--format", "{{.Repository}}"]).stdout, new RegExp(`${h}/pod/pushed`));
+  });
+
+  test("berth's own client: push to it, pull into an empty store and run; with Basic auth, login first", async () => {
+    const ref = `${anon!.host}/berth/bb:1`;
+    ok(BERTH, ["--root", root, "tag", "busybox", ref]);
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(ok(BERTH, ["--root", root, "push", ref]))?.[1];
+    assert.ok(digest, "push reports the manifest's digest");
+    assert.equal(JSON.parse(ok("skopeo", ["inspect", "--tls-verify=false", `docker://${ref}`])).Digest, digest);
+    const fresh = ["--root", path.join(dir, "root3"), "--runroot", path.join(dir, "run3")];
+    ok(BERTH, [...fresh, "pull", ref]);
+    assert.equal(ok(BERTH, [...fresh, "run", "--rm", "--network", "none", ref, "echo", "through berth's registry"]), "through berth's registry\n");
+    // Basic auth on plain http (loopback): refused without a login, then login, push and pull
+    writeFileSync(path.join(dir, "htpasswd-plain"), ok("htpasswd", ["-Bbn", "bob", "pa55"]));
+    const locked = await start(["--storage", path.join(dir, "locked"), "--htpasswd", path.join(dir, "htpasswd-plain")]);
+    const auth = ["--authfile", path.join(dir, "auth.json")];
+    const target = `${locked.host}/team/bb:1`;
+    ok(BERTH, ["--root", root, "tag", "busybox", target]);
+    const denied = run(BERTH, ["--root", root, "push", ...auth, target]);
+    assert.equal(denied.code, 125);
+    assert.match(denied.stderr, /unauthorized/i);
+    assert.equal(denied.stderr.trim().split("\n").length, 1, denied.stderr);
+    const login = spawnSync(BERTH, ["login", ...auth, "-u", "bob", "--password-stdin", locked.host], { input: "pa55\n", encoding: "utf8" });
+    assert.equal(login.status, 0, login.stderr);
+    ok(BERTH, ["--root", root, "push", ...auth, target]);
+    ok(BERTH, [...fresh, "pull", ...auth, target]);
+    assert.match(ok(BERTH, [...fresh, "images", "--format", "{{.Repository}}:{{.Tag}}"]), new RegExp(`${locked.host}/team/bb:1`));
+    ok(BERTH, [...fresh, "rmi", ref, target]);
   });
 
   test("Basic auth (htpasswd -B) over TLS with a test CA", async () => {

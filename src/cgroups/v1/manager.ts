@@ -17,7 +17,11 @@ import { memory } from "./memory.js";
 import { netCls, netPrio } from "./network.js";
 import { pids } from "./pids.js";
 
-/** The v1 hierarchies berth makes a directory in and joins (name=systemd is left alone). */
+/**
+ * The v1 hierarchies berth makes a directory in and joins, and the named one systemd keeps
+ * (name=systemd: a container's own there, as runc and Docker make, is where a systemd
+ * container's PID 1 builds its tree).
+ */
 const HIERARCHIES = [
   "cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
   "net_cls", "net_prio", "perf_event", "freezer", "rdma", "misc",
@@ -39,6 +43,7 @@ export class V1Manager implements CgroupManager {
         if (!HIERARCHIES.includes(c) || this.dirs.has(c)) continue;
         this.dirs.set(c, { mount, dir: cgroupDir(mount, cgroupPath, own.get(c)) });
       }
+      if (mount.name === "systemd" && !this.dirs.has("name=systemd")) this.dirs.set("name=systemd", { mount, dir: cgroupDir(mount, cgroupPath, own.get("name=systemd")) });
     }
     if (this.dirs.size === 0) throw unavailable("cgroups: no cgroup v1 controller is mounted on this host");
   }

@@ -19,14 +19,18 @@ export function register(program: Command, env: CommandEnv): void {
     .description("debian:<suite> with debootstrap --variant=minbase, from the mirror apt uses (minutes)")
     .option("--suite <suite>", "the Debian suite", "bookworm")
     .option("--mirror <url>", "the Debian mirror (default: the one in apt's sources)")
-    .option("-t, --tag <reference>", "the name to give it (default debian:<suite>)")
+    .option("-t, --tag <reference>", "the name to give it (default debian:<suite>; with --systemd, debian-systemd:<suite>)")
+    .option("--include <packages>", "more packages, comma-separated (debootstrap --include)")
+    .option("--systemd", "with systemd (and dbus) as its init: Cmd /sbin/init, StopSignal SIGRTMIN+3, for run --systemd")
     .option("-q, --quiet", "do not show debootstrap's progress")
-    .action(async (opts: { suite: string; mirror?: string; tag?: string; quiet?: boolean }) => {
+    .action(async (opts: { suite: string; mirror?: string; tag?: string; include?: string; systemd?: boolean; quiet?: boolean }) => {
       if (opts.tag) parseReference(opts.tag);
       const image = await bootstrapDebian(imageStore(env), {
         suite: opts.suite,
         mirror: opts.mirror,
         ref: opts.tag,
+        include: opts.include?.split(",").filter(Boolean),
+        systemd: opts.systemd,
         log: opts.quiet ? undefined : (line) => env.cli.stderr.write(`${line}\n`),
       });
       env.cli.stdout.write(`${image.id}\n`);

@@ -31,6 +31,7 @@ export interface ContainerFlags {
   privileged?: boolean;
   securityOpt: string[];
   stopSignal?: string;
+  systemd?: string;
   stopTimeout?: string;
   network: string[];
   publish: string[];
@@ -48,6 +49,8 @@ export interface ContainerFlags {
   ulimit: string[];
   sysctl: string[];
   shmSize?: string;
+  pull?: string;
+  platform?: string;
 }
 
 export function addContainerFlags(cmd: Command): Command {
@@ -76,7 +79,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--security-opt <opt>", "seccomp=unconfined|FILE, no-new-privileges (repeatable)", many, [])
     .option("--stop-signal <signal>", "the signal stop sends first")
     .option("--stop-timeout <seconds>", "how long stop waits before SIGKILL")
-    .option("--network <mode>", "none (loopback only, the default), host, or a network's name (bridge: the default network); repeat it for several networks", many, [])
+    .option("--systemd <mode>", "true (default: when the command is systemd or /sbin/init), always or false: prepare the container for systemd as PID 1")
+    .option("--network <mode>", "bridge (the default network: the default as root), none (loopback only; the default unprivileged), host, or a network's name; repeat it for several networks", many, [])
     .option("-p, --publish <[ip:]host:container[/proto]>", "publish a container port on the host (repeatable)", many, [])
     .option("--net <mode>", "same as --network", many, [])
     .option("-P, --publish-all", "publish the image's exposed ports on free host ports (on $BERTH_PUBLISH_ALL_IP if set, else all addresses)")
@@ -93,6 +97,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--ulimit <NAME=SOFT[:HARD]>", "a resource limit (repeatable)", many, [])
     .option("--sysctl <KEY=VALUE>", "a namespaced kernel parameter (repeatable)", many, [])
     .option("--shm-size <bytes>", "the size of /dev/shm")
+    .option("--pull <policy>", "missing (default): pull the image when it is not here; always; never")
+    .option("--platform <os/arch[/variant]>", "the platform to pull (default: this host's)")
     .option("--pod <pod>", "run in a pod (name or ID): share its namespaces and network");
 }
 
@@ -168,6 +174,7 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     securityOpt: f.securityOpt.map((o) => (/^seccomp[=:](?!unconfined$)[^/]/.test(o) ? `seccomp=${userPath(env, o.slice("seccomp=".length))}` : o)),
     stopSignal: f.stopSignal,
     stopTimeout: f.stopTimeout === undefined ? undefined : Number(f.stopTimeout),
+    systemd: f.systemd,
     network: [...f.network, ...(f as { net?: string[] }).net!][0],
     extraNetworks: [...f.network, ...(f as { net?: string[] }).net!].slice(1),
     publish: f.publish,

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
 import { type CommandEnv, engine } from "./globals.js";
+import { ensureImage } from "./pull.js";
 
 export function register(parent: Command, env: CommandEnv): void {
   const cmd = parent
@@ -14,6 +15,7 @@ export function register(parent: Command, env: CommandEnv): void {
     .option("-t, --tty", "give the container a terminal")
     .passThroughOptions();
   addContainerFlags(cmd).action(async (image: string, command: string[], f: ContainerFlags & { interactive?: boolean; tty?: boolean }) => {
+    await ensureImage(env, image, f.pull, f.platform);
     const c = await engine(env).create({ ...containerOptions(env, f, image, command), tty: f.tty ?? false, openStdin: f.interactive ?? false });
     env.cli.stdout.write(`${c.id}\n`);
   });

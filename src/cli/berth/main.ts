@@ -37,7 +37,11 @@ import * as topCmd from "./top.js";
 import * as statsCmd from "./stats.js";
 import * as renameCmd from "./rename.js";
 import * as portCmd from "./port.js";
+import * as buildCmd from "./build.js";
 import * as registryCmd from "./registry.js";
+import * as pullCmd from "./pull.js";
+import * as pushCmd from "./push.js";
+import * as loginCmd from "./login.js";
 import * as podCmd from "./pod.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
@@ -104,11 +108,17 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   saveCmd.register(image, env);
   loadCmd.register(image, env);
   registerImagePrune(image, env);
+  for (const p of [program, image]) buildCmd.register(p, env);
   const system = program.command("system").description("manage berth's data");
   registerSystemPrune(system, env);
   bootstrapCmd.register(program, env);
   infoCmd.register(program, env);
   registryCmd.register(program, env);
+  pullCmd.register(program, env);
+  pushCmd.register(program, env);
+  pullCmd.register(image, env);
+  pushCmd.register(image, env);
+  loginCmd.register(program, env);
   podCmd.register(program, env);
 
   try {

@@ -7,6 +7,7 @@ import { onCallerSignal } from "../context.js";
 import { attachSession, terminalSize } from "./attach.js";
 import { addContainerFlags, containerOptions, type ContainerFlags } from "./container-options.js";
 import { type CommandEnv, engine } from "./globals.js";
+import { ensureImage } from "./pull.js";
 
 interface RunFlags extends ContainerFlags {
   detach?: boolean;
@@ -48,6 +49,7 @@ export function register(program: Command, env: CommandEnv): void {
     .passThroughOptions();
   addContainerFlags(cmd).action(async (image: string, command: string[], f: RunFlags) => {
     const e = engine(env);
+    await ensureImage(env, image, f.pull, f.platform);
     const opts = { ...containerOptions(env, f, image, command), tty: f.tty ?? false, openStdin: f.interactive ?? false };
     if (!f.detach && (f.tty || f.interactive)) {
       parseDetachKeys(f.detachKeys ?? ""); // refused before anything is made

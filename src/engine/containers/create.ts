@@ -6,6 +6,7 @@ import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import { parseOptions, type ContainerOptions } from "../options.js";
 import { containerArgs } from "../spec.js";
+import { checkImageHasSystemd, SYSTEMD_STOP_SIGNAL, systemdOn } from "../systemd.js";
 import { ensureVolume, removeVolume } from "../volumes.js";
 import { randomName } from "./names.js";
 import { lookup } from "./lookup.js";
@@ -21,7 +22,9 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
     if (e instanceof BerthError && e.kind === "NotFound") throw notFound(`Unable to find image '${h.image}' locally`, "berth bootstrap busybox, berth load or berth import make images here");
     throw e;
   }
-  containerArgs(h, image.config); // no command at all is refused before anything is made
+  const args = containerArgs(h, image.config); // no command at all is refused before anything is made
+  // systemd as PID 1 halts on SIGRTMIN+3 (unless --stop-signal or the image's StopSignal say otherwise)
+  if (systemdOn(h, args) && !h.stopSignal && !image.config.config?.StopSignal) h.stopSignal = SYSTEMD_STOP_SIGNAL;
   if (h.network.startsWith("container:")) h.network = `container:${lookup(ctx, h.network.slice("container:".length)).id}`; // a missing one is refused
   else if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
   if (h.pod !== undefined) joinPodConfig(ctx, h); // a missing pod is refused
@@ -64,6 +67,7 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
   const made: string[] = [];
   try {
     ctx.images.snapshots.prepare(id, image.chain.at(-1), { image: image.id, container: id });
+    if (h.systemd === "always") checkImageHasSystemd(ctx.images.snapshots.lowerDirs(id), h.image);
     for (const b of h.binds) {
       if (b.kind !== "volume") continue;
       if (ensureVolume(ctx, b.source, { anonymous: b.anonymous ?? false })) made.push(b.source);

@@ -9,7 +9,9 @@ import type { EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import { attachSocketPath, monitorLauncher } from "../monitor.js";
 import type { HostConfig } from "../options.js";
-import { containerSpec } from "../spec.js";
+import { containerArgs, containerSpec } from "../spec.js";
+import { prepareForSystemd, systemdOn } from "../systemd.js";
+import { detectCgroupMode } from "../../cgroups/index.js";
 import { fillVolume } from "../volumes.js";
 import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
@@ -139,6 +141,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       volumeDirs,
       cgroupsPath: `/berth/${row.id}`,
     });
+    if (systemdOn(h, containerArgs(h, imageConfig))) prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode());
     fs.writeFileSync(path.join(p.runDir, "config.json"), JSON.stringify(spec, null, 2));
     let monitorPid = 0;
     const launcher = monitorLauncher({

@@ -28,6 +28,8 @@ export interface Expected {
 export interface Ingest {
   /** Bytes already there from an earlier try; send the rest from here. */
   readonly offset: number;
+  /** The file the data goes to: readable while it is written; commit renames it into blobs/. */
+  readonly path: string;
   append(chunk: Buffer): void;
   /** Verifies the whole blob and moves it into the store. */
   commit(): BlobInfo;
@@ -314,6 +316,8 @@ class ResumableIngest implements Ingest {
   offset: number;
   private fd: number | undefined;
   private readonly data: string;
+  /** the digest of everything in the file, kept as it grows so that commit need not read it again */
+  private digester: Digester;
 
   constructor(
     private readonly place: (file: string, digest: string) => void,
@@ -343,6 +347,14 @@ class ResumableIngest implements Ingest {
       fs.ftruncateSync(this.fd, 0);
       this.offset = 0;
     }
+    // what an earlier process wrote is not trusted: it is digested here, with the rest to come
+    this.digester = new Digester(this.algorithm);
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = 0, n: number; pos < this.offset && (n = fs.readSync(this.fd, buf, 0, Math.min(buf.length, this.offset - pos), pos)) > 0; pos += n) this.digester.update(buf.subarray(0, n));
+  }
+
+  get path(): string {
+    return this.data;
   }
 
   private open(): number {
@@ -356,18 +368,16 @@ class ResumableIngest implements Ingest {
       this.abort();
       throw tooLong(this.expected);
     }
-    fs.writeSync(fd, chunk);
+    for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
+    this.digester.update(chunk);
     this.offset += chunk.length;
   }
 
   commit(): BlobInfo {
     const fd = this.open();
     fs.fsyncSync(fd);
-    // Digest the whole file, including what an earlier process wrote: it is not trusted until now.
-    const digester = new Digester(this.algorithm);
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let pos = 0, n: number; (n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) digester.update(buf.subarray(0, n));
-    const actual = { digest: digester.digest(), size: digester.size };
+    // the whole file's digest, including what an earlier process wrote (digested at open)
+    const actual = { digest: this.digester.digest(), size: this.digester.size };
     try {
       verify(this.expected, actual);
     } catch (e) {

@@ -48,6 +48,8 @@ export interface AppliedLayer {
 }
 
 const q = (s: string) => JSON.stringify(s);
+/** files up to this size are written synchronously (see Applier.entry) */
+const SMALL_FILE = 256 * 1024;
 const truncated = () => invalidArgument("layer: unexpected end of data");
 const lstat = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false });
 const isWhiteoutDevice = (st: fs.Stats) => st.isCharacterDevice() && st.rdev === 0;
@@ -293,6 +295,20 @@ class Applier {
         break;
       case "file": {
         const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+        if (e.size <= SMALL_FILE) {
+          // most files of a layer are small: written with plain syscalls, which costs less than
+          // the thread-pool round trips of open, write and close
+          const chunks: Buffer[] = [];
+          for await (const c of e.body) chunks.push(c);
+          const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+          try {
+            for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
+          } finally {
+            fs.closeSync(fd);
+          }
+          break;
+        }
         const fh = await open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
         const write = async (b: Buffer) => {
           for (let off = 0; off < b.length; ) off += (await fh.write(b, off)).bytesWritten;
