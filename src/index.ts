@@ -14,3 +14,4 @@ export type { CgroupManager, CgroupMode } from "./cgroups/index.js";
 export { BerthError, type ErrorKind } from "./errors.js";
 export type { BuildOptions, BuildEvent, BuildResult } from "./build/index.js";
 export * as registryClient from "./registry/client/index.js";
+export type { PodCreateOptions, PodSummary, PodLogEntry } from "./engine/index.js";

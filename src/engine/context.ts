@@ -43,6 +43,11 @@ export function warmFrontEnd(): string {
   return fileURLToPath(new URL("../../../native/build/berth", import.meta.url));
 }
 
+/** native/build/berth-pause of this installation: a pod's infra process (src/engine/pods). */
+export function pauseBinary(): string {
+  return fileURLToPath(new URL("../../../native/build/berth-pause", import.meta.url));
+}
+
 /** The warm service's socket, found as the front-end finds it (warm_socket_path in native/berth-runtime.c). */
 export function warmSocket(env: Record<string, string | undefined> = process.env): string {
   if (env.BERTH_WARM_SOCKET) return env.BERTH_WARM_SOCKET;

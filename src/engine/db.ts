@@ -38,6 +38,18 @@ export interface NetworkRow {
   labels: string;
 }
 
+export interface PodRow {
+  id: string;
+  name: string;
+  created: string;
+  /** the options it was created with (PodConfig as JSON) */
+  config: string;
+  /** the pause process holding its namespaces; 0 when it does not run */
+  infraPid: number;
+  infraStart: string | null;
+  startedAt: string | null;
+}
+
 export interface VolumeRow {
   name: string;
   created: string;
@@ -82,9 +94,21 @@ const MIGRATIONS = [
      created TEXT NOT NULL,
      labels TEXT NOT NULL DEFAULT '{}'
    );`,
+  // pods: their containers name them in their config (src/engine/pods); infra: the pause process
+  `CREATE TABLE pods (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     created TEXT NOT NULL,
+     config TEXT NOT NULL,
+     infra_pid INTEGER NOT NULL DEFAULT 0,
+     infra_start TEXT,
+     started_at TEXT
+   );`,
 ];
 
 const COLUMNS = "id, name, image, image_id AS imageId, created, config, state, pid, monitor_pid AS monitorPid, monitor_start AS monitorStart, started_at AS startedAt, finished_at AS finishedAt, exit_code AS exitCode";
+
+const POD_COLUMNS = "id, name, created, config, infra_pid AS infraPid, infra_start AS infraStart, started_at AS startedAt";
 
 export class EngineDb {
   private readonly db: Database.Database;
@@ -215,6 +239,40 @@ export class EngineDb {
 
   deleteNetwork(name: string): void {
     this.db.prepare("DELETE FROM networks WHERE name = ?").run(name);
+  }
+
+  // ---- pods ----------------------------------------------------------------------
+
+  insertPod(row: PodRow): void {
+    try {
+      this.db.prepare("INSERT INTO pods (id, name, created, config, infra_pid, infra_start, started_at) VALUES (@id, @name, @created, @config, @infraPid, @infraStart, @startedAt)").run(row);
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith("SQLITE_CONSTRAINT")) throw alreadyExists(`the pod name "${row.name}" is already in use by pod ${this.podByName(row.name)?.id ?? "?"}: remove that pod or choose another name`);
+      throw e;
+    }
+  }
+
+  pod(id: string): PodRow | undefined {
+    return this.db.prepare(`SELECT ${POD_COLUMNS} FROM pods WHERE id = ?`).get(id) as PodRow | undefined;
+  }
+
+  podByName(name: string): PodRow | undefined {
+    return this.db.prepare(`SELECT ${POD_COLUMNS} FROM pods WHERE name = ?`).get(name) as PodRow | undefined;
+  }
+
+  pods(): PodRow[] {
+    return this.db.prepare(`SELECT ${POD_COLUMNS} FROM pods ORDER BY created DESC, id`).all() as PodRow[];
+  }
+
+  updatePod(id: string, change: Partial<Pick<PodRow, "infraPid" | "infraStart" | "startedAt">>): void {
+    const cols: Record<string, string> = { infraPid: "infra_pid", infraStart: "infra_start", startedAt: "started_at" };
+    const keys = Object.keys(change).filter((k) => k in cols);
+    if (keys.length === 0) return;
+    this.db.prepare(`UPDATE pods SET ${keys.map((k) => `${cols[k]} = @${k}`).join(", ")} WHERE id = @id`).run({ ...change, id });
+  }
+
+  deletePod(id: string): void {
+    this.db.prepare("DELETE FROM pods WHERE id = ?").run(id);
   }
 
   /** Runs `fn` as one write transaction (BEGIN IMMEDIATE): a check and an insert no other process splits. */

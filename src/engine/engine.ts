@@ -35,6 +35,13 @@ import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
 import { build, type BuildOptions, type BuildResult } from "../build/index.js";
 import { pullImage, pushImage, type PullOptions, type PullResult, type PushOptions, type PushResult } from "../registry/client/index.js";
+import { podCreate, type PodCreateOptions } from "./pods/create.js";
+import { podStart } from "./pods/start.js";
+import { podStop } from "./pods/stop.js";
+import { podRemove } from "./pods/remove.js";
+import { podInspect, podList } from "./pods/list.js";
+import { podLogs, type PodLogEntry } from "./pods/logs.js";
+import { podSummary, type PodSummary } from "./pods/record.js";
 
 export class Engine {
   private readonly ctx: EngineContext;
@@ -282,6 +289,39 @@ export class Engine {
     return pushImage(this.ctx.images, source, dest, opts);
   }
 
+  /** `pod create`: a pod whose containers (`run --pod`) share its namespaces; nothing runs yet. */
+  async podCreate(opts: PodCreateOptions = {}): Promise<PodSummary> {
+    return podSummary(this.ctx, await podCreate(this.ctx, opts));
+  }
+
+  /** Starts the pod's infra (pause process, netns, CNI attachment), then its containers. */
+  async podStart(ref: string): Promise<PodSummary> {
+    return podSummary(this.ctx, await podStart(this.ctx, ref));
+  }
+
+  /** Stops the pod's containers, then its infra. */
+  async podStop(ref: string, opts?: { timeout?: number }): Promise<PodSummary> {
+    return podSummary(this.ctx, await podStop(this.ctx, ref, opts));
+  }
+
+  /** Removes the pod, its containers and its infra; running containers need `force`. Returns its ID. */
+  podRemove(ref: string, opts?: { force?: boolean }): Promise<string> {
+    return podRemove(this.ctx, ref, opts);
+  }
+
+  pods(): PodSummary[] {
+    return podList(this.ctx);
+  }
+
+  pod(ref: string): PodSummary {
+    return podInspect(this.ctx, ref);
+  }
+
+  /** The logs of the pod's containers, each entry naming its container. */
+  podLogs(ref: string, opts?: LogOptions & { container?: string }): AsyncGenerator<PodLogEntry> {
+    return podLogs(this.ctx, ref, opts);
+  }
+
   /** Waits for background cleanups this process started, then closes the database. */
   async close(): Promise<void> {
     await settle();
@@ -295,3 +335,4 @@ export type { AttachOptions, Attachment };
 export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize };
 export type { Network, NetworkCreateOptions, PortMapping };
 export type { PullOptions, PullResult, PushOptions, PushResult };
+export type { PodCreateOptions, PodSummary, PodLogEntry };

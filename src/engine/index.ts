@@ -12,3 +12,4 @@ export type { ContainerTop, ContainerStats, StatsOptions, ContainerSize } from "
 export type { Network, NetworkCreateOptions, PortMapping } from "./engine.js";
 export type { ConnectOptions } from "./containers/connect.js";
 export type { PullOptions, PullResult, PushOptions, PushResult } from "./engine.js";
+export type { PodCreateOptions, PodSummary, PodLogEntry } from "./engine.js";

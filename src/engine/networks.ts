@@ -232,7 +232,8 @@ export function configNetworks(config: string): string[] {
 
 /** Containers (by name) whose config names the network. */
 export function networkUsers(ctx: EngineContext, name: string): string[] {
-  return ctx.db.containers().filter((c) => configNetworks(c.config).includes(name)).map((c) => c.name);
+  const pods = ctx.db.pods().filter((p) => (JSON.parse(p.config) as { network?: string }).network === name).map((p) => `pod ${p.name}`);
+  return [...ctx.db.containers().filter((c) => configNetworks(c.config).includes(name)).map((c) => c.name), ...pods];
 }
 
 export async function removeNetwork(ctx: EngineContext, name: string): Promise<void> {
@@ -487,13 +488,14 @@ function isolate(ctx: EngineContext): void {
 }
 
 /**
- * Attachments whose container is gone (a crash between rm's steps) or whose build step's
- * berth (build-<pid>-…, no record) is: DEL them now.
+ * Attachments whose container (or pod) is gone (a crash between rm's steps) or whose build
+ * step's berth (build-<pid>-…, no record) is: DEL them now.
  */
 export async function sweep(ctx: EngineContext): Promise<void> {
   for (const c of cniRuntime(ctx).all()) {
     const build = /^build-(\d+)-/.exec(c.containerId);
-    if (build ? !processAlive(Number(build[1])) : !ctx.db.container(c.containerId)) await detachContainer(ctx, c.containerId).catch(() => undefined);
+    const gone = build ? !processAlive(Number(build[1])) : !ctx.db.container(c.containerId) && !ctx.db.pod(c.containerId);
+    if (gone) await detachContainer(ctx, c.containerId).catch(() => undefined);
   }
 }
 

@@ -77,6 +77,8 @@ export interface ContainerOptions {
   ulimits?: string[];
   sysctls?: Record<string, string>;
   shmSize?: string | number;
+  /** `--pod`: a pod's name or ID; the container shares the pod's namespaces (its network: no --network, -p) */
+  pod?: string;
 }
 
 export interface Bind {
@@ -145,6 +147,8 @@ export interface HostConfig {
   ulimits: { type: string; soft: number; hard: number }[];
   sysctls: Record<string, string>;
   shmSize?: number;
+  /** the pod's ID (`--pod`): its namespaces are joined at start (src/engine/pods) */
+  pod?: string;
 }
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -223,7 +227,13 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.systemd !== undefined && !["true", "false", "always"].includes(o.systemd)) throw invalidArgument(`--systemd ${JSON.stringify(o.systemd)}: expected true, false or always`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
   // Docker's default: the default bridge network (root: CNI needs it; unprivileged, none)
-  const network = o.network ?? (ports.length || o.publishAll || process.geteuid?.() === 0 ? "bridge" : "none");
+  if (o.pod !== undefined) {
+    // the pod's network namespace, /etc/hosts and resolv.conf: nothing of its own to set
+    const own = { "--network": o.network !== undefined || o.extraNetworks?.length, "-p": ports.length > 0, "-P": o.publishAll, "--ip": o.ip, "--mac-address": o.macAddress, "--network-alias": o.networkAliases?.length, "--dns": o.dns?.length, "--dns-search": o.dnsSearch?.length, "--dns-option": o.dnsOptions?.length, "--add-host": o.addHosts?.length };
+    const bad = Object.entries(own).find(([, v]) => v);
+    if (bad) throw invalidArgument(`conflicting options: ${bad[0]} and --pod ${o.pod} (a container in a pod uses the pod's network: give ${bad[0] === "-p" ? "-p" : "--network"} to pod create)`);
+  }
+  const network = o.pod !== undefined ? "none" : (o.network ?? (ports.length || o.publishAll || process.geteuid?.() === 0 ? "bridge" : "none"));
   if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
   if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
@@ -324,5 +334,6 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     ulimits: (o.ulimits ?? []).map(parseUlimit),
     sysctls: o.sysctls ?? {},
     shmSize: o.shmSize === undefined ? undefined : parseBytes(o.shmSize, "--shm-size"),
+    pod: o.pod,
   };
 }

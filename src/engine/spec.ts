@@ -43,6 +43,8 @@ export interface SpecInput {
   cgroupsPath: string;
   /** the named network namespace to join (a container on a network) */
   netns?: string;
+  /** namespaces to join by path, by OCI type (a pod's infra's: network, ipc, uts, pid) */
+  namespaces?: Record<string, string>;
 }
 
 /** The command: --entrypoint replaces the image's Entrypoint and its Cmd; arguments replace Cmd. */
@@ -188,6 +190,8 @@ export function containerSpec(input: SpecInput): Spec {
   linux.resources = resources(h);
   linux.namespaces = (linux.namespaces ?? []).filter((n) => n.type !== "cgroup" && !(h.network === "host" && n.type === "network") && !(h.network === "host" && n.type === "uts"));
   if (input.netns) for (const n of linux.namespaces) if (n.type === "network") n.path = input.netns;
+  for (const n of linux.namespaces) if (input.namespaces?.[n.type]) n.path = input.namespaces[n.type];
+  if (input.namespaces?.uts) spec.hostname = undefined; // the pod's, set by its infra
   if (Object.keys(h.sysctls).length) linux.sysctl = h.sysctls;
   if (h.privileged) {
     linux.maskedPaths = [];

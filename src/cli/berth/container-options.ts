@@ -98,7 +98,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--sysctl <KEY=VALUE>", "a namespaced kernel parameter (repeatable)", many, [])
     .option("--shm-size <bytes>", "the size of /dev/shm")
     .option("--pull <policy>", "missing (default): pull the image when it is not here; always; never")
-    .option("--platform <os/arch[/variant]>", "the platform to pull (default: this host's)");
+    .option("--platform <os/arch[/variant]>", "the platform to pull (default: this host's)")
+    .option("--pod <pod>", "run in a pod (name or ID): share its namespaces and network");
 }
 
 function pairs(list: string[], flag: string): Record<string, string> {
@@ -192,5 +193,6 @@ export function containerOptions(env: CommandEnv, f: ContainerFlags, image: stri
     ulimits: f.ulimit,
     sysctls: pairs(f.sysctl, "--sysctl"),
     shmSize: f.shmSize,
+    pod: (f as { pod?: string }).pod,
   };
 }

@@ -42,6 +42,7 @@ import * as registryCmd from "./registry.js";
 import * as pullCmd from "./pull.js";
 import * as pushCmd from "./push.js";
 import * as loginCmd from "./login.js";
+import * as podCmd from "./pod.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
 
@@ -118,6 +119,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   pullCmd.register(image, env);
   pushCmd.register(image, env);
   loginCmd.register(program, env);
+  podCmd.register(program, env);
 
   try {
     await program.parseAsync(argv, { from: "user" });

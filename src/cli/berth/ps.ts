@@ -8,7 +8,7 @@ import { type CommandEnv, engine } from "./globals.js";
 
 const many = (v: string, all: string[]) => [...all, v];
 
-function matcher(filters: string[]): (c: ContainerSummary) => boolean {
+function matcher(filters: string[], podId: (ref: string) => string): (c: ContainerSummary) => boolean {
   const tests = filters.map((f) => {
     const eq = f.indexOf("=");
     if (eq <= 0) throw invalidArgument(`--filter ${JSON.stringify(f)}: expected KEY=VALUE`);
@@ -32,10 +32,14 @@ function matcher(filters: string[]): (c: ContainerSummary) => boolean {
             return false;
           }
         };
+      case "pod": {
+        const id = podId(v);
+        return (c: ContainerSummary) => c.pod === id;
+      }
       case "exited":
         return (c: ContainerSummary) => c.state === "exited" && String(c.exitCode) === v;
       default:
-        throw invalidArgument(`--filter ${k}: expected status, name, id, label, ancestor or exited`);
+        throw invalidArgument(`--filter ${k}: expected status, name, id, label, ancestor, exited or pod`);
     }
   });
   return (c) => tests.every((t) => t(c));
@@ -49,11 +53,12 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
     .option("-a, --all", "show all containers, not only running ones")
     .option("-q, --quiet", "only the IDs")
     .option("--no-trunc", "do not truncate")
-    .option("-f, --filter <KEY=VALUE>", "status=, name=, id=, label=, ancestor=, exited= (repeatable)", many, [])
+    .option("-f, --filter <KEY=VALUE>", "status=, name=, id=, label=, ancestor=, exited=, pod= (repeatable)", many, [])
     .option("--format <format>", "table, json, or a template such as {{.ID}} {{.Names}}")
     .option("-s, --size", "show each container's size: its writable layer (virtual: with its image)")
-    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string; size?: boolean }) => {
-      const match = matcher(opts.filter);
+    .option("--pod", "show the pod of each container (a POD column)")
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; filter: string[]; format?: string; size?: boolean; pod?: boolean }) => {
+      const match = matcher(opts.filter, (ref) => engine(env).pod(ref).id);
       const all = opts.all || opts.filter.some((f) => f.startsWith("status=") || f.startsWith("exited="));
       const list = engine(env).list({ all }).filter(match);
       const full = opts.trunc === false;
@@ -61,6 +66,7 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
         for (const c of list) env.cli.stdout.write(`${full ? c.id : c.id.slice(0, 12)}\n`);
         return;
       }
+      const podNames = new Map(list.some((c) => c.pod) ? engine(env).pods().map((p) => [p.id, p.name]) : []);
       const rows = list.map((c) => ({
         ID: full ? c.id : c.id.slice(0, 12),
         Image: c.image,
@@ -73,6 +79,8 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
         Names: c.name,
         Labels: Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(","),
         ...(opts.size ? { Size: "" } : {}),
+        Pod: c.pod ? c.pod.slice(0, 12) : "",
+        PodName: c.pod ? (podNames.get(c.pod) ?? "") : "",
       }));
       if (opts.size) {
         // as docker: "<writable layer> (virtual <with the image>)", decimal units
@@ -81,6 +89,7 @@ export function register(parent: Command, env: CommandEnv, name = "ps"): void {
       }
       const header: Record<string, string> = { ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", RunningFor: "CREATED", Status: "STATUS", Ports: "PORTS", Names: "NAMES" };
       if (opts.size) header.Size = "SIZE";
+      if (opts.pod) Object.assign(header, { Pod: "POD ID", PodName: "PODNAME" });
       env.cli.stdout.write(formatRows(opts.format, header, rows));
     });
 }

@@ -11,6 +11,7 @@ import { ensureVolume, removeVolume } from "../volumes.js";
 import { randomName } from "./names.js";
 import { lookup } from "./lookup.js";
 import { checkIp, checkPorts, getNetwork, publishExposed } from "../networks.js";
+import { joinPodConfig } from "../pods/join.js";
 
 export async function create(ctx: EngineContext, options: ContainerOptions): Promise<ContainerRow> {
   const h = parseOptions(options);
@@ -26,6 +27,7 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
   if (systemdOn(h, args) && !h.stopSignal && !image.config.config?.StopSignal) h.stopSignal = SYSTEMD_STOP_SIGNAL;
   if (h.network.startsWith("container:")) h.network = `container:${lookup(ctx, h.network.slice("container:".length)).id}`; // a missing one is refused
   else if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
+  if (h.pod !== undefined) joinPodConfig(ctx, h); // a missing pod is refused
   if (h.ip !== undefined) checkIp(ctx, h.network, h.ip);
   for (const n of h.extraNetworks ?? []) n.name = getNetwork(ctx, n.name).name;
   if (h.extraNetworks) h.extraNetworks = h.extraNetworks.filter((n, i, all) => n.name !== h.network && all.findIndex((m) => m.name === n.name) === i); // bridge and berth are one

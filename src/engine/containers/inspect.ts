@@ -41,6 +41,7 @@ export function inspect(ctx: EngineContext, ref: string): Record<string, unknown
     Image: row.imageId,
     LogPath: p.log,
     Name: `/${row.name}`,
+    Pod: h.pod ?? "",
     Driver: ctx.images.snapshots.kind,
     HostConfig: {
       Binds: h.binds.filter((b) => b.kind !== "tmpfs").map((b) => `${b.source}:${b.destination}${b.readonly ? ":ro" : ""}`),

@@ -18,6 +18,8 @@ export interface ContainerSummary {
   exitCode: number | null;
   pid: number;
   labels: Record<string, string>;
+  /** the pod's ID, for a container in one (`--pod`) */
+  pod?: string;
 }
 
 export function statusText(row: ContainerRow, now = Date.now()): string {
@@ -55,6 +57,7 @@ export function summary(row: ContainerRow): ContainerSummary {
     exitCode: row.exitCode,
     pid: row.pid,
     labels: h.labels,
+    ...(h.pod ? { pod: h.pod } : {}),
   };
 }
 

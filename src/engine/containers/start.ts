@@ -16,6 +16,7 @@ import { fillVolume } from "../volumes.js";
 import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
 import { attachContainer, containerNetns, netnsPath, updatePeerHosts } from "../networks.js";
+import { joinPod } from "../pods/join.js";
 
 /** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
 export class CommandError extends BerthError {
@@ -122,7 +123,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       fillVolume(ctx, b.source, p.rootfs, b.destination);
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
-    const joined = h.network.startsWith("container:") ? joinedNetwork(ctx, h.network.slice("container:".length)) : undefined;
+    const joined: { netns?: string; hosts: string; resolvConf: string; namespaces?: Record<string, string> } | undefined = h.pod ? await joinPod(ctx, h.pod) : h.network.startsWith("container:") ? joinedNetwork(ctx, h.network.slice("container:".length)) : undefined;
     const attached = !joined && h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
     // more networks: eth1, eth2, … in the same netns
     if (attached) for (const [i, n] of (h.extraNetworks ?? []).entries()) await attachContainer(ctx, row.id, n.name, [], { ip: n.ip, ifName: `eth${i + 1}` });
@@ -131,6 +132,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
     if (attached) await updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
     const spec = containerSpec({
       netns: joined?.netns ?? (attached && netnsPath(attached.netns)),
+      namespaces: joined?.namespaces,
       id: row.id,
       hostConfig: h,
       image: imageConfig,
