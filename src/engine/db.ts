@@ -237,6 +237,11 @@ export class EngineDb {
     return this.db.prepare("SELECT * FROM networks ORDER BY name").all() as NetworkRow[];
   }
 
+  /** A network's subnet and gateway (the default network takes a free subnet again when idle). */
+  updateNetworkSubnet(name: string, subnet: string, gateway: string): void {
+    this.db.prepare("UPDATE networks SET subnet = ?, gateway = ? WHERE name = ?").run(subnet, gateway, name);
+  }
+
   deleteNetwork(name: string): void {
     this.db.prepare("DELETE FROM networks WHERE name = ?").run(name);
   }

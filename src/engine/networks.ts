@@ -348,19 +348,24 @@ export interface AttachOptions {
 export async function attachContainer(ctx: EngineContext, id: string, network: string, portMappings: PortMapping[] = [], o: AttachOptions = {}): Promise<NetworkAttachment> {
   const r = ctx.db.network(networkName(network));
   if (!r) throw notFound(`network ${network} not found`);
-  const list = confList(ctx, r);
-  // tuning sets the MAC on the container's end, right after the bridge plugin made it
-  if (o.mac) list.plugins.splice(1, 0, { type: "tuning", capabilities: { mac: true }, dataDir: path.join(dir(ctx), "tuning") });
+  const ifName = o.ifName ?? "eth0";
+  /** the network's list for this attachment (read under the network lock: the default network's subnet may change there) */
+  const listOf = (row: NetworkRow) => {
+    const list = confList(ctx, row);
+    // tuning sets the MAC on the container's end, right after the bridge plugin made it
+    if (o.mac) list.plugins.splice(1, 0, { type: "tuning", capabilities: { mac: true }, dataDir: path.join(dir(ctx), "tuning") });
+    // one more interface in the netns the container has: its first network keeps the default route
+    if (ifName !== "eth0") (list.plugins[0]!.ipam as { routes?: unknown[] }).routes = [];
+    return list;
+  };
   const capabilityArgs: Record<string, unknown> = { ...(portMappings.length ? { portMappings } : {}), ...(o.mac ? { mac: o.mac } : {}) };
   const cni = cniRuntime(ctx);
-  for (const p of list.plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
+  for (const p of listOf(r).plugins) cni.findPlugin(p.type); // a missing plugin: refused before a netns exists
   const name = containerNetns(id);
-  const ifName = o.ifName ?? "eth0";
+  const current = () => listOf(r.name === DEFAULT_NETWORK ? reclaimDefaultSubnet(ctx) : r);
   if (ifName !== "eth0") {
-    // one more interface in the netns the container has; its first network keeps the default route
-    const ipam = list.plugins[0]!.ipam as { routes?: unknown[] };
-    ipam.routes = [];
     return serialised(async () => {
+      const list = current();
       await checkPorts(ctx, portMappings);
       const result = await cni.add(list, { containerId: id, netns: netnsPath(name), ifName, capabilityArgs, ...(o.ip ? { args: { IP: o.ip } } : {}) });
       isolate(ctx);
@@ -369,6 +374,7 @@ export async function attachContainer(ctx: EngineContext, id: string, network: s
   }
   await detachContainer(ctx, id); // a crashed start's leftovers
   return serialised(async () => {
+    const list = current();
     await checkPorts(ctx, portMappings);
     const netns = createNetns(name);
     try {
@@ -380,6 +386,28 @@ export async function attachContainer(ctx: EngineContext, id: string, network: s
       throw e;
     }
   });
+}
+
+/**
+ * The default network's bridge goes when it is idle, and with it the route that kept its
+ * subnet from another root's default network: before the bridge is made again (under the
+ * network lock, so no other berth is making one meanwhile), a subnet that a host route now
+ * covers is exchanged for a free one, as a first use would choose it.
+ */
+function reclaimDefaultSubnet(ctx: EngineContext): NetworkRow {
+  const r = ctx.db.network(DEFAULT_NETWORK)!;
+  if (fs.existsSync(`/sys/class/net/${r.bridge}`) || cniRuntime(ctx).all().some((c) => c.network === r.name)) return r;
+  const mine = parseSubnet(r.subnet);
+  const routes = hostRoutes();
+  if (!routes.some((s) => overlaps(s, mine))) return r;
+  const others = ctx.db.networks().filter((n) => n.name !== r.name).map((n) => parseSubnet(n.subnet));
+  const subnet = DEFAULT_SUBNETS.map(parseSubnet).find((c) => ![...routes, ...others].some((u) => overlaps(u, c)));
+  if (!subnet) throw conflict(`network ${r.name}: its subnet ${r.subnet} is now another network's (a host route covers it) and no free subnet is left among ${DEFAULT_SUBNETS.join(", ")}`);
+  ctx.db.updateNetworkSubnet(r.name, formatSubnet(subnet), formatIp(firstHost(subnet)));
+  fs.rmSync(path.join(ipamDir(ctx), r.name), { recursive: true, force: true }); // no address of it is in use
+  const next = ctx.db.network(DEFAULT_NETWORK)!;
+  fs.writeFileSync(configFile(ctx, next.name), JSON.stringify(confList(ctx, next), null, 2) + "\n");
+  return next;
 }
 
 const NETWORK_LOCK = "/run/lock/berth-network.lock";

@@ -42,3 +42,12 @@ export function freeSubnet(seed: number): string {
   }
   throw new Error("no free 10.x /24 found");
 }
+
+/**
+ * What `now` has that `before` had not: what a test left behind. The host is shared (other
+ * berths, other roots, a monitor still cleaning up): what others made or removed meanwhile
+ * is not the test's to judge, what it left is.
+ */
+export function added(now: string[], before: string[]): string[] {
+  return now.filter((x) => !before.includes(x));
+}

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
-import { firewallRules, freeSubnet, links, netnses, run } from "../helpers/net.js";
+import { added, firewallRules, freeSubnet, links, netnses, run } from "../helpers/net.js";
 
 const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
 
@@ -122,9 +122,9 @@ describe("berth macvlan and ipvlan networks", { skip: rootSkip || (plugins ? fal
         fails125(["run", "--rm", "--network", net, "busybox", "true"], /^berth: CNI plugin ipvlan \(ADD\): failed to create ipvlan: /);
         assert.equal(ok(["ps", "-aq"]), ps);
         assert.deepEqual(ipamAllocations(), []);
-        assert.deepEqual(netnses(), nsBefore);
+        assert.deepEqual(added(netnses(), nsBefore), [], "netns left");
         ok(["network", "rm", net]);
-        assert.deepEqual(links(), linksBefore);
+        assert.deepEqual(added(links(), linksBefore), [], "links left");
         t.diagnostic("this kernel has no ipvlan (CONFIG_IPVLAN): containers on it were not run");
         return;
       }
@@ -144,8 +144,8 @@ describe("berth macvlan and ipvlan networks", { skip: rootSkip || (plugins ? fal
       ok(["rm", "-f", `${net}1`, `${net}2`]);
       ok(["network", "rm", net]);
       assert.deepEqual(ipamAllocations(), []);
-      assert.deepEqual(links(), linksBefore);
-      assert.deepEqual(netnses(), nsBefore);
+      assert.deepEqual(added(links(), linksBefore), [], "links left");
+      assert.deepEqual(added(netnses(), nsBefore), [], "netns left");
       assert.ok(links().includes(parent), "the parent link is the host's: network rm leaves it");
       run("ip", ["addr", "flush", "dev", parent]);
     });
@@ -158,8 +158,8 @@ describe("berth macvlan and ipvlan networks", { skip: rootSkip || (plugins ? fal
     if (links().includes(def)) run("ip", ["link", "delete", def]);
     dropLinks();
     assert.deepEqual(ipamAllocations(), []);
-    assert.deepEqual(links(), host.links);
-    assert.deepEqual(netnses(), host.netns);
-    assert.deepEqual(firewallRules(), host.rules);
+    assert.deepEqual(added(links(), host.links), [], "links left");
+    assert.deepEqual(added(netnses(), host.netns), [], "netns left");
+    assert.deepEqual(added(firewallRules(), host.rules), [], "rules left");
   });
 });

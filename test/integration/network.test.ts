@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, rootSkip } from "../helpers/oci.js";
 import { berthCli } from "../helpers/berth.js";
-import { firewallRules, links, netnses, run } from "../helpers/net.js";
+import { added, firewallRules, links, netnses, run } from "../helpers/net.js";
 
 // BERTH_TEST_BIN=native/build/berth runs the same tests through the Warm path
 const BERTH = process.env.BERTH_TEST_BIN ? path.resolve(REPO, process.env.BERTH_TEST_BIN) : path.join(REPO, "bin", "berth");
@@ -194,6 +194,34 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.ok(!links().includes(bridge));
   });
 
+  test("two roots' default networks never share a subnet at once: an idle one whose subnet another root took takes a free one", () => {
+    const subnetOf = (args: string[]) => JSON.parse(ok([...args, "network", "inspect", "bridge"]))[0].IPAM.Config[0].Subnet as string;
+    const mine = subnetOf([]);
+    const bridge = JSON.parse(ok(["network", "inspect", "bridge"]))[0].Options["com.docker.network.bridge.name"] as string;
+    assert.ok(!links().includes(bridge), "this root's default network is idle: no bridge, no route");
+    // another root, made now: its default network may take the same subnet, free as it is
+    const other = ["--root", path.join(dir, "root2"), "--runroot", path.join(dir, "run2")];
+    const other$ = (args: string[]) => {
+      const r = spawnSync(BERTH, [...other, ...args], { encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    other$(["bootstrap", "busybox"]);
+    const hold = other$(["run", "-d", "busybox", "sleep", "300"]).trim();
+    try {
+      const theirs = subnetOf(other);
+      const addr = ok(["run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
+      const now = subnetOf([]);
+      assert.notEqual(now, theirs, "not the subnet the other root's running container is on");
+      if (theirs === mine) assert.notEqual(now, mine, "the taken subnet was exchanged");
+      assert.match(addr, new RegExp(`inet ${now.split(".").slice(0, 2).join("\\.")}\\.`));
+    } finally {
+      other$(["rm", "-f", hold]);
+      other$(["network", "prune"]);
+    }
+    assert.ok(!links().some((l) => l.startsWith("berth-") && !host.links.includes(l)), "no bridge of either root left");
+  });
+
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
     const id = ok(["run", "-d", "--network", netA, "busybox", "sleep", "300"]).trim();
     const c = inspect(id);
@@ -276,9 +304,9 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     const bridges = [netA, netB].map((n) => JSON.parse(ok(["network", "inspect", n]))[0].Options["com.docker.network.bridge.name"] as string);
     assert.deepEqual(ok(["network", "prune"]).split("\n").filter(Boolean).sort(), ["Deleted Networks:", netA, netB].sort());
     for (const b of bridges) assert.ok(!links().includes(b), `bridge ${b} removed`);
-    assert.deepEqual(links(), host.links);
-    assert.deepEqual(netnses(), host.netns);
-    assert.deepEqual(firewallRules(), host.rules);
+    assert.deepEqual(added(links(), host.links), [], "links left");
+    assert.deepEqual(added(netnses(), host.netns), [], "netns left");
+    assert.deepEqual(added(firewallRules(), host.rules), [], "rules left");
     assert.deepEqual(allocations(), [], "no IP allocations left");
     assert.deepEqual(ipamFiles().filter((f) => f.startsWith(netA) || f.startsWith(netB)), [], "the removed networks' IPAM stores are gone");
     assert.deepEqual(ok(["network", "ls", "-q"]), "berth\n");
