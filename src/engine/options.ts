@@ -5,7 +5,7 @@ import type { PortMapping } from "./networks.js";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { CAPABILITIES } from "../oci/index.js";
-import { signalNumber } from "../sys/index.js";
+import { isRootless, signalNumber } from "../sys/index.js";
 
 export interface ContainerOptions {
   image: string;
@@ -223,7 +223,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
   if (o.systemd !== undefined && !["true", "false", "always"].includes(o.systemd)) throw invalidArgument(`--systemd ${JSON.stringify(o.systemd)}: expected true, false or always`);
   const ports = (o.publish ?? []).flatMap(parsePublish);
   // Docker's default: the default bridge network (root: CNI needs it; unprivileged, none)
-  const network = o.network ?? (ports.length || o.publishAll || process.geteuid?.() === 0 ? "bridge" : "none");
+  const network = o.network ?? (ports.length || o.publishAll || !isRootless() ? "bridge" : "none");
   if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
   if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
