@@ -5,6 +5,8 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { failedPrecondition } from "../errors.js";
+import type { Spec } from "../oci/index.js";
+import { isRootless } from "../sys/index.js";
 
 /** Podman's and LXC's default: room for every id an ordinary image uses. */
 export const SUBID_MINIMUM = 65536;
@@ -65,7 +67,8 @@ export function userNamespacePlan(
 }
 
 function findProgram(name: string, searchPath: string | undefined): string | undefined {
-  const dirs = (searchPath || "/usr/local/bin:/usr/bin:/bin").split(":").concat(["/usr/bin", "/usr/sbin"]);
+  // as execvp looks it up in native/berth-userns
+  const dirs = (searchPath || "/usr/local/bin:/usr/bin:/bin").split(":");
   for (const d of dirs) {
     const p = path.join(d || ".", name);
     try {
@@ -76,4 +79,28 @@ function findProgram(name: string, searchPath: string | undefined): string | und
     }
   }
   return undefined;
+}
+
+/**
+ * What an unprivileged container's spec cannot have. It has no cgroup (this host's v1
+ * hierarchies are not delegated to users), so --memory, --cpus, --pids-limit and the like
+ * are left out with one warning rather than failing the run. Without a network namespace of
+ * its own (--network host) it may not mount sysfs: the host's /sys is bound read-only, as
+ * runc does for rootless containers.
+ */
+export function adaptSpecWhenRootless(spec: Spec, warn: (message: string) => void): void {
+  if (!isRootless()) return;
+  const r = spec.linux?.resources;
+  if (r && Object.entries(r).some(([k, v]) => k !== "devices" && v !== undefined)) {
+    spec.linux!.resources = { devices: r.devices };
+    warn("cgroups are not delegated to this user: running without limits");
+  }
+  if (!spec.linux?.namespaces?.some((n) => n.type === "network")) {
+    for (const m of spec.mounts ?? []) {
+      if (m.type !== "sysfs") continue;
+      m.type = "bind";
+      m.source = "/sys";
+      m.options = ["rbind", "nosuid", "noexec", "nodev", "ro"];
+    }
+  }
 }

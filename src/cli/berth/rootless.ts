@@ -22,11 +22,11 @@ export async function runInUserNamespace(argv: string[], cli: CliContext): Promi
   const runroot = env.BERTH_RUNROOT ?? defaultRunroot(env);
   let helper: string[];
   try {
+    const info = os.userInfo();
+    helper = userNamespacePlan({ name: info.username, uid: info.uid, gid: info.gid }, path.join(runroot, "pause.pid"), env).helper;
     // made by the user, so that root of the namespace (which maps the user too) may use them
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(runroot, { recursive: true, mode: 0o700 });
-    const info = os.userInfo();
-    helper = userNamespacePlan({ name: info.username, uid: info.uid, gid: info.gid }, path.join(runroot, "pause.pid"), env).helper;
   } catch (e) {
     reportError("berth", e, {}, cli.stderr);
     return 125;

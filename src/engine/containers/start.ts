@@ -16,6 +16,7 @@ import { fillVolume } from "../volumes.js";
 import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
 import { attachContainer, containerNetns, netnsPath, updatePeerHosts } from "../networks.js";
+import { adaptSpecWhenRootless } from "../rootless.js";
 
 /** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
 export class CommandError extends BerthError {
@@ -140,6 +141,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       cgroupsPath: `/berth/${row.id}`,
     });
     if (systemdOn(h, containerArgs(h, imageConfig))) prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode());
+    adaptSpecWhenRootless(spec, ctx.warn);
     fs.writeFileSync(path.join(p.runDir, "config.json"), JSON.stringify(spec, null, 2));
     let monitorPid = 0;
     const launcher = monitorLauncher({
