@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { REPO, isRoot } from "../helpers/oci.js";
+import { serve } from "../helpers/registry-serve.js";
 
 const BERTH = path.join(REPO, "bin", "berth");
 
@@ -186,6 +187,42 @@ describe("unprivileged berth", { skip }, () => {
     assert.equal(ok(["ps", "-aq"]), "");
     assert.deepEqual(nsMounts(), []);
     assert.equal(existsSync(path.join(dataRoot(), "snapshots", "overlay", "active", id)), false);
+  });
+
+  test("build as the user: RUN steps, a deleted file and a replaced directory (whiteouts in the user's namespace)", () => {
+    const ctx = mkdtempSync(path.join(tmpdir(), "berth-rootless-ctx-"));
+    try {
+      writeFileSync(
+        path.join(ctx, "Dockerfile"),
+        'FROM busybox\nRUN echo built > /built && mkdir /x && touch /x/old && echo "bob:x:1234:1234::/:/bin/sh" >> /etc/passwd\nRUN rm -rf /x && mkdir /x && touch /x/new && rm /bin/ls\nUSER bob\nCMD ["cat", "/built"]\n',
+      );
+      run("chown", ["-R", `${user.uid}:${user.gid}`, ctx]);
+      const r = berthAs(user, ["build", "-q", "-t", "mine", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(ok(["run", "--rm", "mine"]), "built\n");
+      assert.equal(ok(["run", "--rm", "mine", "sh", "-c", "id -u; ls /x; test -e /bin/ls || echo no-ls"]), "1234\nnew\nno-ls\n");
+      ok(["rmi", "mine"]);
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+
+  test("push to and pull from a loopback registry as the user", async () => {
+    const storage = mkdtempSync(path.join(tmpdir(), "berth-rootless-reg-"));
+    const reg = await serve(["--storage", storage]);
+    try {
+      const ref = `${reg.host}/rootless/bb:1`;
+      ok(["push", "-q", "busybox", ref]);
+      assert.equal(ok(["pull", "-q", ref]), `${ref}\n`);
+      ok(["rmi", ref]);
+      assert.doesNotMatch(ok(["images"]), /rootless\/bb/);
+      assert.equal(ok(["pull", "-q", ref]), `${ref}\n`);
+      assert.equal(ok(["run", "--rm", ref, "echo", "pulled"]), "pulled\n");
+      ok(["rmi", ref]);
+    } finally {
+      await reg.stop();
+      rmSync(storage, { recursive: true, force: true });
+    }
   });
 
   test("limits without delegated cgroups: one warning, the container runs", () => {

@@ -17,10 +17,14 @@ import { readTar, type TarEntry } from "./tar.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
+/**
+ * overlayfs' own attributes: never taken from a layer, never written into one. In an
+ * unprivileged berth's user namespace trusted.* is out of reach and overlay is mounted with
+ * `userxattr`, which reads them as user.overlay.* instead.
+ */
+export const OVERLAY_XATTR_PREFIX = inUserNamespace() ? "user.overlay." : "trusted.overlay.";
 /** how overlayfs marks a directory that hides the lower layers' children */
-export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
-/** overlayfs' own attributes: never taken from a layer, never written into one */
-export const OVERLAY_XATTR_PREFIX = "trusted.overlay.";
+export const OVERLAY_OPAQUE_XATTR = `${OVERLAY_XATTR_PREFIX}opaque`;
 
 /** Maps a layer's owner IDs to the host's (for user-namespaced containers). */
 export type IdMap = (uid: number, gid: number) => [number, number];
