@@ -6,7 +6,8 @@
 // outside the range. At the end the users, their pause processes (by pid) and files go.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -37,6 +38,15 @@ const skip = !isRoot
       : !readableByOthers()
         ? `needs ${REPO} readable by other users (the throwaway user runs bin/berth from it)`
         : false;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 const run = (cmd: string, args: string[]) => {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
@@ -222,6 +232,40 @@ describe("unprivileged berth", { skip }, () => {
     } finally {
       await reg.stop();
       rmSync(storage, { recursive: true, force: true });
+    }
+  });
+
+  test("--network slirp4netns: its own address, DNS and -p through slirp4netns; slirp4netns ends with the container", { skip: onPath("slirp4netns") ? false : "needs slirp4netns (./scripts/setup installs it)" }, async () => {
+    const tunMode = statSync("/dev/net/tun").mode & 0o777;
+    try {
+      if ((tunMode & 0o006) !== 0o006) {
+        // as this host has it: refused in one line before anything is made
+        const r = berthAs(user, ["run", "--rm", "--network", "slirp4netns", "busybox", "true"]);
+        assert.equal(r.code, 125);
+        assert.equal(r.stderr, "berth: --network slirp4netns: /dev/net/tun is not open to this user (Debian makes it 0666; here it is not): as root, `chmod 0666 /dev/net/tun`\n");
+        assert.equal(ok(["ps", "-aq"]), "");
+        // Debian's default, for the rest of this test only (restored below)
+        chmodSync("/dev/net/tun", 0o666);
+      }
+      assert.equal(
+        ok(["run", "--rm", "--network", "slirp4netns", "busybox", "sh", "-c", "ip -4 -o addr show tap0 | cut -d' ' -f7; grep nameserver /etc/resolv.conf"]),
+        "10.0.2.100/24\nnameserver 10.0.2.3\n",
+      );
+      const port = await freePort();
+      ok(["run", "-d", "--name", "web", "--network", "slirp4netns", "-p", `127.0.0.1:${port}:8080`, "busybox", "sh", "-c", "mkdir /www && echo hello-slirp > /www/index.html && exec httpd -f -p 8080 -h /www"]);
+      let body = "";
+      for (let i = 0; i < 100 && body === ""; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => "");
+        if (body === "") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(body, "hello-slirp\n");
+      const slirps = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`slirp4netns\0--configure`) && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(user.runtimeDir) && !readFileSync(`/proc/${p}/stat`, "utf8").includes(") Z "));
+      assert.equal(slirps().length, 1);
+      ok(["stop", "-t", "1", "web"]);
+      ok(["rm", "web"]);
+      assert.deepEqual(slirps(), []);
+    } finally {
+      chmodSync("/dev/net/tun", tunMode);
     }
   });
 
