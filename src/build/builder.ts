@@ -18,7 +18,7 @@ import { isMounted, unmount } from "../engine/containers/start.js";
 import { userChanges } from "../engine/containers/diff.js";
 import { resolveUser } from "../engine/spec.js";
 import { remove as runtimeRemove } from "../runtime/index.js";
-import { processAlive } from "../sys/index.js";
+import { isRootless, processAlive } from "../sys/index.js";
 import { BuildCache, type CachedStep } from "./cache.js";
 import { checksumSources, findSources, openContextDir, openContextTar, type BuildContext, type Source } from "./context.js";
 import { copyInto, isDirInside, mkdirInside, placeSources, type CopyOwner } from "./copy.js";
@@ -641,8 +641,8 @@ export class Builder {
         config: { ...state.config, config: c },
         args: argv,
         env: [...declared, ...proxies],
-        // default: Docker's bridge; as an unprivileged user (no CNI), none
-        network: network === "host" ? "host" : network === "default" && process.geteuid?.() === 0 ? "bridge" : "none",
+        // default: Docker's bridge; unprivileged (no CNI: also root of berth's user namespace), none
+        network: network === "host" ? "host" : network === "default" && !isRootless() ? "bridge" : "none",
         signal: this.opts.signal,
         onOutput: (stream, data) => this.emit({ kind: "output", n, stream, data }),
       });

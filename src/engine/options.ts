@@ -5,7 +5,7 @@ import type { PortMapping } from "./networks.js";
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
 import { CAPABILITIES } from "../oci/index.js";
-import { signalNumber } from "../sys/index.js";
+import { isRootless, signalNumber } from "../sys/index.js";
 
 export interface ContainerOptions {
   image: string;
@@ -233,7 +233,7 @@ export function parseOptions(o: ContainerOptions): HostConfig {
     const bad = Object.entries(own).find(([, v]) => v);
     if (bad) throw invalidArgument(`conflicting options: ${bad[0]} and --pod ${o.pod} (a container in a pod uses the pod's network: give ${bad[0] === "-p" ? "-p" : "--network"} to pod create)`);
   }
-  const network = o.pod !== undefined ? "none" : (o.network ?? (ports.length || o.publishAll || process.geteuid?.() === 0 ? "bridge" : "none"));
+  const network = o.pod !== undefined ? "none" : (o.network ?? (ports.length || o.publishAll || !isRootless() ? "bridge" : "none"));
   if ((ports.length || o.publishAll) && (network === "none" || network === "host")) throw invalidArgument(`${ports.length ? "-p" : "-P"}: published ports need a network, not --network ${network}`);
   if (o.publishAllHostIp !== undefined && !IPV4.test(o.publishAllHostIp)) throw invalidArgument(`-P: host address ${JSON.stringify(o.publishAllHostIp)}: expected an IPv4 address`);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);

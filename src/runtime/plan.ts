@@ -49,6 +49,8 @@ export interface PlanInput {
   seccomp?: CompiledSeccomp;
   /** the caller is not root: no setgroups in a new user namespace */
   rootless?: boolean;
+  /** root only of a user namespace (unprivileged berth): devices are bound from the host, as in a new one */
+  inUserNs?: boolean;
   /** cgroup v2: the device rules as an eBPF program, attached to `dir` by the init */
   deviceFilter?: { dir: string; program: Buffer; license: string };
 }
@@ -313,7 +315,7 @@ function addRootfsOps(op: AddOp, input: PlanInput): void {
 
   const devMount = mounts.find((m) => path.posix.normalize(m.destination) === "/dev");
   const devIsBind = devMount !== undefined && parseMountOptions(devMount.options, "").bind;
-  const userNs = spec.linux?.namespaces?.some((n) => n.type === "user") ?? false;
+  const userNs = (spec.linux?.namespaces?.some((n) => n.type === "user") ?? false) || input.inUserNs === true;
   if (!devIsBind) {
     for (const d of [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]) {
       if (userNs) {

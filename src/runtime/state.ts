@@ -26,6 +26,8 @@ export interface ContainerRecord {
   cgroupsPath?: string;
   /** the cgroup driver the container was created with (absent in older records: detected) */
   cgroupMode?: CgroupMode;
+  /** a rootless container that got no cgroup (none delegated): its cgroup operations do nothing */
+  noCgroup?: boolean;
   /** a stopped container was paused when it was last seen; filled by pause/resume */
   owner?: string;
 }

@@ -54,3 +54,41 @@ export function sendSignal(pid: number, signal: number): void {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export * from "./native.js";
+
+/** One line of /proc/self/uid_map or gid_map: ids inside from `inside`, `count` of them, at `outside` on the host. */
+export interface IdRange {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+const FULL_MAP = 4294967295;
+let ownMaps: { uid: IdRange[]; gid: IdRange[] } | undefined;
+
+/** This process's user namespace maps (the initial namespace's is the identity over every id). */
+export function ownIdMaps(): { uid: IdRange[]; gid: IdRange[] } {
+  const read = (f: string): IdRange[] => {
+    try {
+      return readFileSync(f, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/).map(Number))
+        .map(([inside, outside, count]) => ({ inside, outside, count }));
+    } catch {
+      return [{ inside: 0, outside: 0, count: FULL_MAP }];
+    }
+  };
+  ownMaps ??= { uid: read("/proc/self/uid_map"), gid: read("/proc/self/gid_map") };
+  return ownMaps;
+}
+
+/** True in a user namespace other than the host's: root there is not the host's root (no cgroups, no mknod). */
+export function inUserNamespace(): boolean {
+  const m = ownIdMaps().uid;
+  return !(m.length === 1 && m[0].inside === 0 && m[0].outside === 0 && m[0].count === FULL_MAP);
+}
+
+/** An unprivileged caller: not root, or root only of a user namespace (as runc's userns.RunningInUserNS). */
+export function isRootless(): boolean {
+  return process.geteuid?.() !== 0 || inUserNamespace();
+}

@@ -45,6 +45,7 @@ import * as loginCmd from "./login.js";
 import * as podCmd from "./pod.js";
 import { CommandError } from "../../engine/index.js";
 import { VERSION } from "./version.js";
+import { runInUserNamespace } from "./rootless.js";
 
 export { VERSION };
 
@@ -70,6 +71,9 @@ function containerVerbs(parent: Command, env: CommandEnv): void {
 }
 
 export async function main(argv: string[], cli: CliContext = processContext()): Promise<number> {
+  // an unprivileged user's berth runs in that user's namespace (README "Unprivileged berth")
+  const inNamespace = await runInUserNamespace(argv, cli);
+  if (inNamespace !== undefined) return inNamespace;
   const program = new Command("berth");
   const env: CommandEnv = { cli, program, exitCode: 0 };
   program

@@ -12,6 +12,7 @@ import type { HostConfig } from "../options.js";
 import { remove } from "./remove.js";
 import { detachContainer } from "../networks.js";
 import { unmount } from "./start.js";
+import { stopSlirp } from "../slirp.js";
 
 interface ExitRecord {
   exitCode: number;
@@ -41,6 +42,7 @@ export async function releaseResources(ctx: EngineContext, id: string): Promise<
   const p = ctx.paths(id);
   await runtime.remove(ctx.runtime, id, true).catch(() => undefined);
   await detachContainer(ctx, id).catch((e: Error) => ctx.warn(`container ${id.slice(0, 12)}: network cleanup: ${e.message}`));
+  stopSlirp(p.runDir);
   unmount(p.rootfs);
   fs.rmSync(p.runDir, { recursive: true, force: true });
 }

@@ -10,6 +10,8 @@ import { checkImageHasSystemd, SYSTEMD_STOP_SIGNAL, systemdOn } from "../systemd
 import { ensureVolume, removeVolume } from "../volumes.js";
 import { randomName } from "./names.js";
 import { lookup } from "./lookup.js";
+import { checkSlirp, SLIRP_NETWORK } from "../slirp.js";
+import { isRootless } from "../../sys/index.js";
 import { checkIp, checkPorts, getNetwork, publishExposed } from "../networks.js";
 import { joinPodConfig } from "../pods/join.js";
 
@@ -26,6 +28,7 @@ export async function create(ctx: EngineContext, options: ContainerOptions): Pro
   // systemd as PID 1 halts on SIGRTMIN+3 (unless --stop-signal or the image's StopSignal say otherwise)
   if (systemdOn(h, args) && !h.stopSignal && !image.config.config?.StopSignal) h.stopSignal = SYSTEMD_STOP_SIGNAL;
   if (h.network.startsWith("container:")) h.network = `container:${lookup(ctx, h.network.slice("container:".length)).id}`; // a missing one is refused
+  else if (h.network === SLIRP_NETWORK && isRootless()) checkSlirp();
   else if (h.network !== "none" && h.network !== "host") h.network = getNetwork(ctx, h.network).name; // an unknown one is refused
   if (h.pod !== undefined) joinPodConfig(ctx, h); // a missing pod is refused
   if (h.ip !== undefined) checkIp(ctx, h.network, h.ip);

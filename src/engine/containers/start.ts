@@ -17,6 +17,9 @@ import { refresh, releaseResources } from "./cleanup.js";
 import { lookup } from "./lookup.js";
 import { attachContainer, containerNetns, netnsPath, updatePeerHosts } from "../networks.js";
 import { joinPod } from "../pods/join.js";
+import { adaptSpecWhenRootless } from "../rootless.js";
+import { SLIRP_DNS, SLIRP_NETWORK, startSlirp } from "../slirp.js";
+import { isRootless } from "../../sys/index.js";
 
 /** The program could not be run: Docker's 126 (not executable) or 127 (not found). */
 export class CommandError extends BerthError {
@@ -124,11 +127,14 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       volumeDirs[b.destination] = ctx.volumeDir(b.source);
     }
     const joined: { netns?: string; hosts: string; resolvConf: string; namespaces?: Record<string, string> } | undefined = h.pod ? await joinPod(ctx, h.pod) : h.network.startsWith("container:") ? joinedNetwork(ctx, h.network.slice("container:".length)) : undefined;
-    const attached = !joined && h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
+    // an unprivileged container's user-mode network: slirp4netns, once its netns exists (below)
+    const slirp = h.network === SLIRP_NETWORK && isRootless();
+    const attached = !joined && !slirp && h.network !== "none" && h.network !== "host" ? await attachContainer(ctx, row.id, h.network, h.ports ?? [], { ip: h.ip, mac: h.macAddress }) : undefined;
     // more networks: eth1, eth2, … in the same netns
     if (attached) for (const [i, n] of (h.extraNetworks ?? []).entries()) await attachContainer(ctx, row.id, n.name, [], { ip: n.ip, ifName: `eth${i + 1}` });
     if (joined) fs.writeFileSync(p.hostname, `${h.hostname ?? row.id.slice(0, 12)}\n`);
     else writeEtc(ctx, row, h);
+    if (slirp && !h.dns) fs.writeFileSync(p.resolvConf, fs.readFileSync(p.resolvConf, "utf8").replace(/^\s*nameserver\s.*\n?/gm, "") + `nameserver ${SLIRP_DNS}\n`);
     if (attached) await updatePeerHosts(ctx, [attached.network, ...(h.extraNetworks ?? []).map((n) => n.name)]);
     const spec = containerSpec({
       netns: joined?.netns ?? (attached && netnsPath(attached.netns)),
@@ -142,6 +148,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       cgroupsPath: `/berth/${row.id}`,
     });
     if (systemdOn(h, containerArgs(h, imageConfig))) prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode());
+    adaptSpecWhenRootless(spec, ctx.warn);
     fs.writeFileSync(path.join(p.runDir, "config.json"), JSON.stringify(spec, null, 2));
     let monitorPid = 0;
     const launcher = monitorLauncher({
@@ -160,6 +167,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       throw commandError(e);
     }
     const created = runtime.state(ctx.runtime, row.id);
+    if (slirp) await startSlirp(p.runDir, created.pid ?? 0, h.ports ?? []);
     await hooks.beforeStart?.(row);
     await runtime.start(ctx.runtime, row.id);
     const startedAt = new Date(Date.now()).toISOString();

@@ -6,6 +6,7 @@ import type { PodRow } from "../db.js";
 import { checkPorts, getNetwork, type PortMapping } from "../networks.js";
 import { clash, parsePublish } from "../ports.js";
 import { SHAREABLE, type PodConfig, type Shared } from "./record.js";
+import { isRootless } from "../../sys/index.js";
 
 export interface PodCreateOptions {
   name?: string;
@@ -31,7 +32,7 @@ export async function podCreate(ctx: EngineContext, o: PodCreateOptions): Promis
   const ports: PortMapping[] = (o.publish ?? []).flatMap(parsePublish);
   for (const [i, p] of ports.entries()) if (ports.slice(0, i).some((q) => clash(p, q))) throw invalidArgument(`-p: host port ${p.hostPort}/${p.protocol} is published twice`);
   if (!share.includes("net") && (o.network !== undefined || ports.length)) throw invalidArgument(`${ports.length ? "-p" : "--network"}: the pod does not share net (--share ${share.join(",")}), so it has no network of its own`);
-  let network = o.network ?? (ports.length || process.geteuid?.() === 0 ? "bridge" : "none");
+  let network = o.network ?? (ports.length || !isRootless() ? "bridge" : "none");
   if (!share.includes("net")) network = "none";
   if (ports.length && (network === "none" || network === "host")) throw invalidArgument(`-p: published ports need a network, not --network ${network}`);
   if (network !== "none" && network !== "host") network = getNetwork(ctx, network).name; // an unknown one is refused

@@ -12,15 +12,19 @@ import zlib from "node:zlib";
 import { Decompress } from "fzstd";
 import { BerthError, internal, invalidArgument, notFound } from "../../errors.js";
 import { parseDigest, type DigestAlgorithm } from "../../oci/index.js";
-import { lsetxattr, makedev, mknod } from "../../sys/index.js";
+import { inUserNamespace, lsetxattr, makedev, mknod, ownIdMaps } from "../../sys/index.js";
 import { readTar, type TarEntry } from "./tar.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
+/**
+ * overlayfs' own attributes: never taken from a layer, never written into one. In an
+ * unprivileged berth's user namespace trusted.* is out of reach and overlay is mounted with
+ * `userxattr`, which reads them as user.overlay.* instead.
+ */
+export const OVERLAY_XATTR_PREFIX = inUserNamespace() ? "user.overlay." : "trusted.overlay.";
 /** how overlayfs marks a directory that hides the lower layers' children */
-export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque";
-/** overlayfs' own attributes: never taken from a layer, never written into one */
-export const OVERLAY_XATTR_PREFIX = "trusted.overlay.";
+export const OVERLAY_OPAQUE_XATTR = `${OVERLAY_XATTR_PREFIX}opaque`;
 
 /** Maps a layer's owner IDs to the host's (for user-namespaced containers). */
 export type IdMap = (uid: number, gid: number) => [number, number];
@@ -53,6 +57,21 @@ const SMALL_FILE = 256 * 1024;
 const truncated = () => invalidArgument("layer: unexpected end of data");
 const lstat = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false });
 const isWhiteoutDevice = (st: fs.Stats) => st.isCharacterDevice() && st.rdev === 0;
+
+/**
+ * In an unprivileged berth's user namespace (README "Unprivileged berth") only the ids of the
+ * user's /etc/subuid and /etc/subgid ranges exist: the range mapped at 0 must hold the owner.
+ */
+function checkMapped(name: string, uid: number, gid: number): void {
+  const maps = ownIdMaps();
+  for (const [kind, id, ranges, file] of [["uid", uid, maps.uid, "/etc/subuid"], ["gid", gid, maps.gid, "/etc/subgid"]] as const) {
+    const r = ranges.find((m) => m.inside === 0) ?? { inside: 0, outside: 0, count: 0 };
+    if (id < r.count) continue;
+    throw invalidArgument(
+      `layer: ${q(name)} is owned by ${kind} ${id}, outside the ${r.count} ${kind}s this user's namespace maps (0-${r.count - 1}, from the ${file} range ${r.outside}-${r.outside + r.count - 1}): the image needs a range of at least ${id + 1} ids in ${file}`,
+    );
+  }
+}
 
 function remove(p: string, st: fs.Stats): void {
   if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
@@ -347,7 +366,9 @@ class Applier {
 
   /** Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears capabilities), then times. */
   private attrs(p: string, e: TarEntry): void {
-    fs.lchownSync(p, ...this.ids(e.uid, e.gid));
+    const [uid, gid] = this.ids(e.uid, e.gid);
+    if (inUserNamespace()) checkMapped(e.name, uid, gid);
+    fs.lchownSync(p, uid, gid);
     if (e.type !== "symlink") fs.chmodSync(p, e.mode);
     for (const [name, value] of e.xattrs) if (!name.startsWith(OVERLAY_XATTR_PREFIX)) lsetxattr(p, name, value);
     if (e.type === "dir") this.dirTimes.set(p, e.mtime);

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { failedPrecondition, unavailable } from "../../errors.js";
-import { errnoMessage, mount as sysMount } from "../../sys/index.js";
+import { errnoMessage, inUserNamespace, mount as sysMount } from "../../sys/index.js";
 import { applyLayer, diffLayer } from "../layer/index.js";
 import { DirSnapshots, chainHex, diskUsage, writeJsonAtomic } from "./base.js";
 import type { ActiveSnapshot, SnapshotInfo, Snapshotter } from "./snapshotter.js";
@@ -99,7 +99,8 @@ export class OverlaySnapshotter extends DirSnapshots implements Snapshotter {
       lowers = ["empty"];
     }
     const active = path.relative(this.root, this.activeDir(key));
-    const options = `lowerdir=${lowers.join(":")},upperdir=${active}/upper,workdir=${active}/work`;
+    // in an unprivileged berth's user namespace overlay keeps its attributes as user.overlay.*
+    const options = `lowerdir=${lowers.join(":")},upperdir=${active}/upper,workdir=${active}/work${inUserNamespace() ? ",userxattr" : ""}`;
     if (options.length >= PAGE) {
       throw failedPrecondition(`snapshot ${key}: ${lowers.length} layers are more than one overlay mount can stack`);
     }

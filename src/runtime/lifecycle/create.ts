@@ -6,8 +6,8 @@ import { cgroupManager, type CgroupManager, type CgroupMode, compileDeviceFilter
 import { BerthError, invalidArgument, notFound } from "../../errors.js";
 import { parseSpec } from "../../oci/validate.js";
 import { OCI_VERSION, type Spec } from "../../oci/runtime-spec.js";
-import { procStat, sendSignal } from "../../sys/index.js";
-import type { RuntimeContext } from "../container.js";
+import { inUserNamespace, procStat, sendSignal } from "../../sys/index.js";
+import { noCgroup, type RuntimeContext } from "../container.js";
 import { effectiveDeviceRules } from "../devices.js";
 import { type Launch, type Launcher, spawnLauncher } from "../launcher.js";
 import { runHooks } from "../hooks.js";
@@ -83,19 +83,21 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
   const { spec, rootfs, bundle } = loadBundle(opts.bundle);
   const cgroupsPath = spec.linux?.cgroupsPath;
   const rootless = process.geteuid?.() !== 0;
+  // root of a user namespace (unprivileged berth) has no cgroups and no mknod, as a rootless caller
+  const inUserNs = !rootless && inUserNamespace();
   // everything that can be checked without side effects is checked before the first one
   const userNs = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
   const maps = userNs
     ? { uid: mapText(spec.linux?.uidMappings ?? [], "config.json: linux.uidMappings"), gid: mapText(spec.linux?.gidMappings ?? [], "config.json: linux.gidMappings") }
     : undefined;
   const cgroupMode = ctx.cgroupMode ?? detectCgroupMode();
-  const cgroup = containerCgroup(cgroupsPath, opts.id, cgroupMode, rootless, spec);
+  const cgroup = containerCgroup(cgroupsPath, opts.id, cgroupMode, rootless || inUserNs, spec);
   const deviceRules = effectiveDeviceRules(spec.linux?.resources?.devices, spec.linux?.devices);
   // v1 has devices.allow/deny files; v2 an eBPF program the executor attaches to the cgroup
   // (not for a rootless caller, who may not load one: the host's rules still hold for it)
   const v2Devices = cgroup.mode === "v2" && cgroup.paths().unified !== undefined;
   const deviceFilter =
-    v2Devices && !rootless
+    v2Devices && !rootless && !inUserNs
       ? { dir: cgroup.paths().unified!, program: compileDeviceFilter(deviceRules, "config.json: linux.resources.devices"), license: DEVICE_FILTER_LICENSE }
       : undefined;
   const plan = compilePlan({
@@ -107,6 +109,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
     stay: opts.stay ?? false,
     consoleSocket: opts.consoleSocket,
     rootless,
+    inUserNs,
     seccomp: spec.linux?.seccomp ? compiledSeccomp(spec.linux.seccomp) : undefined,
     deviceFilter,
   });
@@ -154,6 +157,7 @@ export async function create(ctx: RuntimeContext, opts: CreateOptions): Promise<
       config: spec,
       cgroupsPath,
       cgroupMode,
+      ...(Object.keys(cgroup.paths()).length === 0 && (rootless || inUserNs) ? { noCgroup: true } : {}),
     };
     dir.write(record);
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
@@ -199,26 +203,6 @@ function containerCgroup(cgroupsPath: string | undefined, id: string, mode: Cgro
     if (asked) throw invalidArgument(`config.json: linux.resources: a rootless container cannot have limits here: ${(e as Error).message}`);
     return noCgroup(real);
   }
-}
-
-/** Stands in for a cgroup a rootless container does not have. */
-function noCgroup(real: CgroupManager): CgroupManager {
-  return {
-    mode: real.mode,
-    create: () => undefined,
-    apply: () => undefined,
-    addProcess: () => undefined,
-    pids: () => [],
-    stats: () => ({ memory: { usage: 0, limit: -1 }, cpu: { usageNanos: 0 }, pids: { current: 0, limit: 0 } }),
-    freeze: () => {
-      throw invalidArgument("a rootless container without a cgroup cannot be paused");
-    },
-    thaw: () => undefined,
-    isFrozen: () => false,
-    killAll: () => undefined,
-    destroy: () => undefined,
-    paths: () => ({}),
-  };
 }
 
 /** What the parent does for the init before it may go on: its cgroup. */
