@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import path from "node:path";
 import { cgroupManager } from "../cgroups/index.js";
 import { invalidArgument } from "../errors.js";
+import { isRootless } from "../sys/index.js";
 import type { Mount, Spec } from "../oci/index.js";
 import type { HostConfig } from "./options.js";
 
@@ -69,7 +70,9 @@ export function prepareForSystemd(spec: Spec, id: string, cgroupMode: "v1" | "v2
   const mounts = (spec.mounts ?? []).filter((m) => !["/run", "/run/lock", "/tmp"].includes(m.destination));
   mounts.push(tmpfs("/run", ["mode=755"]), tmpfs("/run/lock", ["noexec", "mode=755", "size=5m"]), tmpfs("/tmp", ["mode=1777"]));
   const cgroup = mounts.find((m) => m.type === "cgroup");
-  if (cgroupMode === "v2") {
+  if (isRootless()) {
+    // no cgroup of its own to give it (none delegated): systemd runs without one
+  } else if (cgroupMode === "v2") {
     // its own cgroup2 tree, writable: systemd makes its slices there
     if (cgroup) cgroup.options = (cgroup.options ?? []).filter((o) => o !== "ro");
   } else {
