@@ -971,6 +971,8 @@ static void run_plan(void) {
     case OP_SETNS: {
       int fd = open(arg_str(op, 1), O_RDONLY | O_CLOEXEC);
       if (fd < 0) FAIL("%s", cur_label);
+      /* the monitor stays in a network namespace it joins: it goes back before its exit command */
+      if (((int)arg_int(op, 2) & CLONE_NEWNET) && monitor_host_netns < 0) monitor_host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
       if (setns(fd, (int)arg_int(op, 2)) < 0) FAIL("%s", cur_label);
       close(fd);
       break;

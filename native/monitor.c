@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -364,6 +365,8 @@ static void write_exit(int status) {
   unlink(tmp);
 }
 
+int monitor_host_netns = -1;
+
 int monitor_setup(int argc, char **argv) {
   if (argc < 8) {
     fprintf(stderr, "usage: berth-runtime monitor LOG EXIT MAX_SIZE MAX_FILES ATTACH OPEN_STDIN [EXIT_COMMAND...]   (plan on fd 3)\n");
@@ -502,10 +505,18 @@ static void resume_from_disk(pid_t pid) {
   for (char **c = mon.exit_command; c && *c && n < 71; c++) argv[n++] = *c;
   argv[n] = NULL;
   keep_fds(1);
+  char snetns[16];
+  if (monitor_host_netns >= 0) {
+    fcntl(monitor_host_netns, F_SETFD, 0);
+    snprintf(snetns, sizeof(snetns), "%d", monitor_host_netns);
+    setenv("BERTH_MONITOR_NETNS_FD", snetns, 1);
+  }
   extern char **environ;
   execve(mon.disk_path, argv, environ);
   /* could not: go on as we are */
   keep_fds(0);
+  unsetenv("BERTH_MONITOR_NETNS_FD");
+  if (monitor_host_netns >= 0) fcntl(monitor_host_netns, F_SETFD, FD_CLOEXEC);
 }
 
 int monitor_resume(int argc, char **argv) {
@@ -542,6 +553,12 @@ int monitor_resume(int argc, char **argv) {
   mon.rows = (unsigned short)rows;
   mon.cols = (unsigned short)cols;
   keep_fds(0);
+  const char *netns = getenv("BERTH_MONITOR_NETNS_FD");
+  if (netns) {
+    monitor_host_netns = atoi(netns);
+    fcntl(monitor_host_netns, F_SETFD, FD_CLOEXEC);
+    unsetenv("BERTH_MONITOR_NETNS_FD");
+  }
   mon.exit_command = argc > 11 ? argv + 11 : NULL;
   mon.exec_r = mon.exec_w = -1;
   mon.console_peer = -1;
@@ -666,6 +683,8 @@ int monitor_wait(pid_t pid, int console_peer) {
   say_goodbye(status);
   if (mon.log_fd >= 0) close(mon.log_fd);
   if (mon.exit_command) {
+    /* back in the engine's network namespace: the cleanup's CNI DEL edits the host's rules */
+    if (monitor_host_netns >= 0 && setns(monitor_host_netns, CLONE_NEWNET) < 0) perror("berth-runtime monitor: back to the host's network namespace");
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

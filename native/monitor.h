@@ -41,6 +41,9 @@ enum attach_msg {
  * OPEN_STDIN is 1), the log opened, the attach socket listening. Returns -1 (message printed)
  * on bad arguments. */
 int monitor_setup(int argc, char **argv);
+/* the network namespace the monitor was in before joining the container's (-1: none joined);
+   its exit command (the engine's cleanup, CNI DEL among it) runs there again */
+extern int monitor_host_netns;
 int monitor_active(void);
 /* In the cloned child: drop the monitor's fds and signal mask. */
 void monitor_in_child(void);

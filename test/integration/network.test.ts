@@ -222,6 +222,19 @@ describe("berth networks", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge"
     assert.ok(!links().some((l) => l.startsWith("berth-") && !host.links.includes(l)), "no bridge of either root left");
   });
 
+  test("a container that exits on its own is torn down by its monitor's cleanup: no rule, netns or address of it left, --rm or not", async () => {
+    const ids = [ok(["run", "-d", "busybox", "sh", "-c", "sleep 1"]).trim(), ok(["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 1"]).trim()];
+    // the monitor's cleanup runs once the program is over: a bounded wait for its netns to go
+    for (let i = 0; i < 200 && ids.some((id) => netnses().includes(`berth-${id.slice(0, 12)}`)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const id of ids) {
+      assert.ok(!netnses().includes(`berth-${id.slice(0, 12)}`), "its netns is gone");
+      assert.deepEqual(firewallRules().filter((l) => l.includes(id)), [], `no rule of ${id.slice(0, 12)} left (the monitor ran it from the host's network namespace)`);
+    }
+    assert.equal(inspect(ids[0]!).State.Status, "exited");
+    ok(["rm", ids[0]!]);
+    assert.deepEqual(allocations(), []);
+  });
+
   test("a crashed container (monitor and program killed) is cleaned up by the next berth command", async () => {
     const id = ok(["run", "-d", "--network", netA, "busybox", "sleep", "300"]).trim();
     const c = inspect(id);
