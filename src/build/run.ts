@@ -7,11 +7,10 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
-import type { Duplex } from "node:stream";
 import type { ImageConfig } from "../oci/index.js";
 import * as runtime from "../runtime/index.js";
 import { executorPath } from "../runtime/executor.js";
-import type { Launcher } from "../runtime/launcher.js";
+import { executorLaunch, type Launcher } from "../runtime/launcher.js";
 import type { EngineContext } from "../engine/context.js";
 import { parseOptions } from "../engine/options.js";
 import { attachContainer, detachContainer, getNetwork, netnsPath } from "../engine/networks.js";
@@ -35,27 +34,7 @@ function pipeLauncher(onOutput: RunInput["onOutput"]): Launcher {
       const child = spawn(executorPath(), ["exec"], { stdio: ["ignore", "pipe", "pipe", "pipe"], env: {} });
       child.stdout!.on("data", (d: Buffer) => onOutput("stdout", d));
       child.stderr!.on("data", (d: Buffer) => onOutput("stderr", d));
-      const sync = child.stdio[3] as Duplex;
-      sync.write(plan);
-      const exited = opts.stay
-        ? new Promise<number>((resolve) => {
-            // "close": the exit status and all of the output
-            child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 255)));
-          })
-        : undefined;
-      return {
-        sync,
-        exited,
-        status: () => {
-          const code = child.exitCode ?? child.signalCode;
-          return code === null ? "" : ` (executor status ${code})`;
-        },
-        release: () => child.unref(),
-        kill: () => {
-          child.kill("SIGKILL");
-          sync.destroy();
-        },
-      };
+      return executorLaunch(child, plan, opts.stay, "close");
     },
   };
 }
