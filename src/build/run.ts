@@ -11,7 +11,8 @@ import type { ImageConfig } from "../oci/index.js";
 import * as runtime from "../runtime/index.js";
 import { executorPath } from "../runtime/executor.js";
 import { executorLaunch, type Launcher } from "../runtime/launcher.js";
-import type { EngineContext } from "../engine/context.js";
+import { CGROUP_PARENT, cgroupsPathOf, type EngineContext } from "../engine/context.js";
+import { removeIdleParent } from "../cgroups/index.js";
 import { parseOptions } from "../engine/options.js";
 import { attachContainer, detachContainer, getNetwork, netnsPath } from "../engine/networks.js";
 import { containerSpec } from "../engine/spec.js";
@@ -73,7 +74,7 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
       network: input.network,
       hostname: id.slice(-12),
     });
-    const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: `/berth/${id}`, netns });
+    const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: cgroupsPathOf(id), netns });
     fs.writeFileSync(path.join(runDir, "config.json"), JSON.stringify(spec));
     const running = await runtime.run(ctx.runtime, { id, bundle: runDir, launcher: pipeLauncher(input.onOutput), stdio: ["ignore", "ignore", "ignore"] });
     const cancel = () => running.signal(9);
@@ -90,6 +91,7 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
     } catch {
       // never made, or already removed by wait()
     }
+    removeIdleParent(CGROUP_PARENT);
     if (input.network === "bridge") await detachContainer(ctx, id);
     fs.rmSync(runDir, { recursive: true, force: true });
   }

@@ -33,7 +33,7 @@ export function makeCgroupDirs(
       return;
     } catch (err) {
       if (err instanceof BerthError) throw err;
-      if (errnoCode(err) === "ENOENT" && attempt < 3 && fs.existsSync(mountPoint)) continue;
+      if (errnoCode(err) === "ENOENT" && attempt < 10 && fs.existsSync(mountPoint)) continue;
       throw fileError(err, `creating cgroup ${current}`);
     }
   }

@@ -34,6 +34,10 @@ export function defaultRunroot(env: Record<string, string | undefined> = process
 }
 
 /** bin/berth of this installation: dist/src/<dir>/ is three levels below the project. */
+/** The cgroup every container and build step of the engine goes under (`/berth/<id>`). */
+export const CGROUP_PARENT = "berth";
+export const cgroupsPathOf = (id: string): string => `/${CGROUP_PARENT}/${id}`;
+
 export function berthBin(): string {
   return fileURLToPath(new URL("../../../bin/berth", import.meta.url));
 }

@@ -6,7 +6,8 @@ import * as fs from "node:fs";
 import { BerthError } from "../../errors.js";
 import * as runtime from "../../runtime/index.js";
 import { processAlive, sleep } from "../../sys/index.js";
-import type { EngineContext } from "../context.js";
+import { CGROUP_PARENT, type EngineContext } from "../context.js";
+import { removeIdleParent } from "../../cgroups/index.js";
 import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
 import { remove } from "./remove.js";
@@ -41,6 +42,7 @@ function running(ctx: EngineContext, id: string): boolean {
 export async function releaseResources(ctx: EngineContext, id: string): Promise<void> {
   const p = ctx.paths(id);
   await runtime.remove(ctx.runtime, id, true).catch(() => undefined);
+  removeIdleParent(CGROUP_PARENT); // the last container's run leaves no /berth cgroup behind
   await detachContainer(ctx, id).catch((e: Error) => ctx.warn(`container ${id.slice(0, 12)}: network cleanup: ${e.message}`));
   stopSlirp(p.runDir);
   unmount(p.rootfs);

@@ -5,7 +5,7 @@ import path from "node:path";
 import { BerthError, conflict, internal, notFound } from "../../errors.js";
 import * as runtime from "../../runtime/index.js";
 import { MNT_DETACH, procStat, umount2 } from "../../sys/index.js";
-import type { EngineContext } from "../context.js";
+import { cgroupsPathOf, type EngineContext } from "../context.js";
 import type { ContainerRow } from "../db.js";
 import { attachSocketPath, monitorLauncher } from "../monitor.js";
 import type { HostConfig } from "../options.js";
@@ -145,7 +145,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       rootfs: p.rootfs,
       etc: { hosts: joined?.hosts ?? p.hosts, hostname: p.hostname, resolvConf: joined?.resolvConf ?? p.resolvConf },
       volumeDirs,
-      cgroupsPath: `/berth/${row.id}`,
+      cgroupsPath: cgroupsPathOf(row.id),
     });
     if (systemdOn(h, containerArgs(h, imageConfig))) prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode());
     adaptSpecWhenRootless(spec, ctx.warn);
