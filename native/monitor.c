@@ -45,6 +45,7 @@
 struct stream {
   const char *name;
   int fd;
+  int kmsg; /* records as /dev/kmsg takes them ("<priority>text"): the priority is dropped */
   char buf[LINE_MAX_BYTES];
   size_t len;
 };
@@ -71,6 +72,7 @@ static struct {
   int log_fd;
   long long log_size;
   struct stream out, err, tty;
+  struct stream journal; /* a system container's journal, forwarded by journald to its /dev/kmsg (a FIFO) */
   const char *attach_path;
   int listen_fd;
   int open_stdin;      /* input is wanted (-i) */
@@ -161,11 +163,24 @@ static void emit(const char *stream, const char *data, size_t len) {
 }
 
 /* Emits every whole line in the buffer; a full buffer without a newline goes out as a partial entry. */
+/* A kmsg record's "<N>" priority prefix, if the line has one: its length. */
+static size_t priority_prefix(const struct stream *s, const char *p, size_t n) {
+  if (!s->kmsg || n < 3 || p[0] != '<') return 0;
+  size_t i = 1;
+  while (i < n && i < 5 && p[i] >= '0' && p[i] <= '9') i++;
+  return i > 1 && i < n && p[i] == '>' ? i + 1 : 0;
+}
+
+static void broadcast(uint32_t type, const char *data, size_t len);
+
 static void drain_lines(struct stream *s, int eof) {
   size_t start = 0;
   for (size_t i = 0; i < s->len; i++) {
     if (s->buf[i] == '\n') {
-      emit(s->name, s->buf + start, i + 1 - start);
+      size_t skip = priority_prefix(s, s->buf + start, i + 1 - start);
+      emit(s->name, s->buf + start + skip, i + 1 - start - skip);
+      /* the journal goes to attached clients a line at a time, but not onto a terminal's screen */
+      if (s->kmsg && mon.tty.fd < 0) broadcast(ATTACH_STDOUT, s->buf + start + skip, i + 1 - start - skip);
       start = i + 1;
     }
   }
@@ -310,9 +325,22 @@ static void pump(struct stream *s) {
     s->fd = -1;
     return;
   }
-  broadcast(s == &mon.err ? ATTACH_STDERR : ATTACH_STDOUT, s->buf + s->len, (size_t)r);
+  if (!s->kmsg) broadcast(s == &mon.err ? ATTACH_STDERR : ATTACH_STDOUT, s->buf + s->len, (size_t)r);
   s->len += (size_t)r;
   drain_lines(s, 0);
+}
+
+/* The journal's last records: what the FIFO holds now is all there is (we hold it open, so it never ends). */
+static void drain_journal(void) {
+  struct stream *s = &mon.journal;
+  while (s->fd >= 0) {
+    ssize_t r = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    s->len += (size_t)r;
+    drain_lines(s, 0);
+  }
+  drain_lines(s, 1);
 }
 
 /* The pty master, sent by the child from SETUP_TTY. */
@@ -377,7 +405,7 @@ int monitor_setup(int argc, char **argv) {
   mon.max_size = atoll(argv[4]);
   mon.max_files = atoi(argv[5]);
   if (mon.max_files < 1) mon.max_files = 1;
-  mon.listen_fd = mon.stdin_w = mon.console_peer = mon.tty.fd = -1;
+  mon.listen_fd = mon.stdin_w = mon.console_peer = mon.tty.fd = mon.journal.fd = -1;
   mon.attach_path = argv[6];
   mon.open_stdin = strcmp(argv[7], "1") == 0;
   mon.exit_command = argc > 8 ? argv + 8 : NULL;
@@ -419,6 +447,10 @@ int monitor_setup(int argc, char **argv) {
   mon.disk_path = getenv("BERTH_RUNTIME_DISK");
   mon.out = (struct stream){.name = "stdout", .fd = out[0]};
   mon.err = (struct stream){.name = "stderr", .fd = err[0]};
+  /* read and write: the FIFO never reads end-of-file while journald opens and closes it */
+  const char *journal = getenv("BERTH_MONITOR_JOURNAL");
+  if (journal) mon.journal = (struct stream){.name = "stdout", .fd = open(journal, O_RDWR | O_NONBLOCK | O_CLOEXEC), .kmsg = 1};
+  unsetenv("BERTH_MONITOR_JOURNAL");
   open_log();
   if (mon.log_fd < 0) {
     perror("berth-runtime monitor: open log");
@@ -448,13 +480,14 @@ void monitor_in_child(void) {
   if (mon.exec_r >= 0) close(mon.exec_r);
   if (mon.listen_fd >= 0) close(mon.listen_fd);
   if (mon.stdin_w >= 0) close(mon.stdin_w);
+  if (mon.journal.fd >= 0) close(mon.journal.fd);
   /* exec_w stays, close-on-exec: the container's execve closes it */
 }
 
 /* fds the resumed monitor takes over: close-on-exec off for the execve, on again after */
 static void keep_fds(int keep) {
-  int fds[5 + ATTACH_MAX_CLIENTS] = {mon.out.fd, mon.err.fd, mon.tty.fd, mon.listen_fd, mon.stdin_w};
-  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) fds[5 + i] = mon.clients[i].fd;
+  int fds[6 + ATTACH_MAX_CLIENTS] = {mon.out.fd, mon.err.fd, mon.tty.fd, mon.listen_fd, mon.stdin_w, mon.journal.fd};
+  for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) fds[6 + i] = mon.clients[i].fd;
   for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
     if (fds[i] >= 0) fcntl(fds[i], F_SETFD, keep ? 0 : FD_CLOEXEC);
 }
@@ -471,6 +504,7 @@ static void resume_from_disk(pid_t pid) {
   drain_lines(&mon.out, 1);
   drain_lines(&mon.err, 1);
   drain_lines(&mon.tty, 1);
+  drain_lines(&mon.journal, 1);
   flush_input(1);
   /* a client's frame is never split across the two programs: finish what was begun */
   for (int i = 0; i < ATTACH_MAX_CLIENTS; i++) {
@@ -511,11 +545,17 @@ static void resume_from_disk(pid_t pid) {
     snprintf(snetns, sizeof(snetns), "%d", monitor_host_netns);
     setenv("BERTH_MONITOR_NETNS_FD", snetns, 1);
   }
+  char sjournal[16];
+  if (mon.journal.fd >= 0) {
+    snprintf(sjournal, sizeof(sjournal), "%d", mon.journal.fd);
+    setenv("BERTH_MONITOR_JOURNAL_FD", sjournal, 1);
+  }
   extern char **environ;
   execve(mon.disk_path, argv, environ);
   /* could not: go on as we are */
   keep_fds(0);
   unsetenv("BERTH_MONITOR_NETNS_FD");
+  unsetenv("BERTH_MONITOR_JOURNAL_FD");
   if (monitor_host_netns >= 0) fcntl(monitor_host_netns, F_SETFD, FD_CLOEXEC);
 }
 
@@ -552,6 +592,9 @@ int monitor_resume(int argc, char **argv) {
   mon.tty = (struct stream){.name = "stdout", .fd = tty};
   mon.rows = (unsigned short)rows;
   mon.cols = (unsigned short)cols;
+  const char *journal = getenv("BERTH_MONITOR_JOURNAL_FD");
+  mon.journal = (struct stream){.name = "stdout", .fd = journal ? atoi(journal) : -1, .kmsg = 1};
+  unsetenv("BERTH_MONITOR_JOURNAL_FD");
   keep_fds(0);
   const char *netns = getenv("BERTH_MONITOR_NETNS_FD");
   if (netns) {
@@ -621,7 +664,7 @@ int monitor_wait(pid_t pid, int console_peer) {
   int status = 0, exited = 0;
   if (mon.exec_w >= 0) close(mon.exec_w);
   mon.exec_w = -1;
-  enum { P_OUT, P_ERR, P_TTY, P_SIG, P_EXEC, P_PEER, P_LISTEN, P_INPUT, P_CLIENTS };
+  enum { P_OUT, P_ERR, P_TTY, P_JOURNAL, P_SIG, P_EXEC, P_PEER, P_LISTEN, P_INPUT, P_CLIENTS };
   for (;;) {
     if (!exited) {
       pid_t r = waitpid(pid, &status, WNOHANG);
@@ -634,6 +677,7 @@ int monitor_wait(pid_t pid, int console_peer) {
         [P_OUT] = {.fd = mon.out.fd, .events = POLLIN},
         [P_ERR] = {.fd = mon.err.fd, .events = POLLIN},
         [P_TTY] = {.fd = mon.tty.fd, .events = POLLIN},
+        [P_JOURNAL] = {.fd = mon.journal.fd, .events = POLLIN},
         [P_SIG] = {.fd = sfd, .events = POLLIN},
         [P_EXEC] = {.fd = mon.exec_r, .events = POLLIN},
         [P_PEER] = {.fd = mon.console_peer, .events = POLLIN},
@@ -653,6 +697,7 @@ int monitor_wait(pid_t pid, int console_peer) {
     if (p[P_OUT].revents) pump(&mon.out);
     if (p[P_ERR].revents) pump(&mon.err);
     if (p[P_TTY].revents && mon.tty.fd >= 0) pump(&mon.tty);
+    if (p[P_JOURNAL].revents && mon.journal.fd >= 0) pump(&mon.journal);
     if (p[P_SIG].revents) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -678,6 +723,7 @@ int monitor_wait(pid_t pid, int console_peer) {
   if (mon.out.fd >= 0) drain_lines(&mon.out, 1);
   if (mon.err.fd >= 0) drain_lines(&mon.err, 1);
   if (mon.tty.fd >= 0) drain_lines(&mon.tty, 1);
+  drain_journal();
   if (!exited) waitpid(pid, &status, 0);
   write_exit(status);
   say_goodbye(status);

@@ -21,6 +21,8 @@ export interface MonitorOptions {
   attachSocket: string;
   /** -i: the container's stdin is a pipe the monitor holds open for attached clients */
   openStdin: boolean;
+  /** a FIFO of kmsg records (a system container's journal) logged as stdout */
+  journal?: string;
   /** the monitor's pid, once it runs */
   onMonitor?: (pid: number) => void;
 }
@@ -34,7 +36,7 @@ export function monitorLauncher(m: MonitorOptions): Launcher {
   return {
     async launch(plan) {
       const args = ["monitor", m.log, m.exitFile, String(m.maxSize), String(m.maxFiles), m.attachSocket, m.openStdin ? "1" : "0", ...m.exitCommand];
-      const child = spawn(executorPath(), args, { stdio: ["ignore", "ignore", "ignore", "pipe"], detached: true, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      const child = spawn(executorPath(), args, { stdio: ["ignore", "ignore", "ignore", "pipe"], detached: true, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(m.journal ? { BERTH_MONITOR_JOURNAL: m.journal } : {}) } });
       if (child.pid) m.onMonitor?.(child.pid);
       const sync = child.stdio[3] as Duplex;
       sync.write(plan);

@@ -2,12 +2,15 @@
 // --systemd and systemd-nspawn give it: tmpfs on /run, /run/lock and /tmp, its own cgroup of
 // the name=systemd hierarchy writable (cgroup v1) or its cgroup2 tree writable (v2),
 // container=berth in PID 1's environment, an /etc/machine-id (the image's, else its own), and SIGRTMIN+3 (what
-// systemd takes as "halt") as the stop signal.
+// systemd takes as "halt") as the stop signal. Its journal reaches `berth logs`: a journald
+// drop-in (in /run, so the image is not changed) has journald forward every record at info or
+// above to /dev/kmsg, which is a FIFO of the run dir that the container's monitor reads into
+// the log, as systemd-nspawn shows a booted container's journal on its console.
 import * as fs from "node:fs";
 import path from "node:path";
 import { cgroupManager } from "../cgroups/index.js";
 import { invalidArgument } from "../errors.js";
-import { isRootless } from "../sys/index.js";
+import { isRootless, mknod } from "../sys/index.js";
 import type { Mount, Spec } from "../oci/index.js";
 import type { HostConfig } from "./options.js";
 
@@ -63,8 +66,31 @@ function writeMachineId(rootfs: string, id: string): void {
   }
 }
 
-/** Adds to the spec what systemd as PID 1 needs (the rootfs is mounted: its machine-id is written there). */
-export function prepareForSystemd(spec: Spec, id: string, cgroupMode: "v1" | "v2"): void {
+/** journald's settings for a berth system container: forward to /dev/kmsg (the FIFO), never read it. */
+const JOURNALD_DROP_IN = `# berth: the journal goes to the container's log (berth logs) through /dev/kmsg, a FIFO
+[Journal]
+ForwardToKMsg=yes
+MaxLevelKMsg=info
+ReadKMsg=no
+`;
+
+/** The FIFO and the drop-in in the container's run dir, and the mounts that put them in place. */
+function journalToLog(runDir: string): { fifo: string; mounts: Mount[] } {
+  const fifo = path.join(runDir, "journal");
+  const dropIn = path.join(runDir, "journald.conf");
+  fs.rmSync(fifo, { force: true }); // a restart makes it again
+  mknod(fifo, fs.constants.S_IFIFO | 0o600);
+  fs.writeFileSync(dropIn, JOURNALD_DROP_IN);
+  const bind = (source: string, destination: string, ro: boolean): Mount => ({ destination, type: "bind", source, options: ["bind", "nosuid", "nodev", "noexec", ...(ro ? ["ro"] : [])] });
+  // named to sort last, so that the image's own drop-ins do not undo it
+  return { fifo, mounts: [bind(dropIn, "/run/systemd/journald.conf.d/zz-berth.conf", true), bind(fifo, "/dev/kmsg", false)] };
+}
+
+/**
+ * Adds to the spec what systemd as PID 1 needs (the rootfs is mounted: its machine-id is
+ * written there). Returns the FIFO the container's journal arrives on, for its monitor.
+ */
+export function prepareForSystemd(spec: Spec, id: string, cgroupMode: "v1" | "v2", runDir: string): { journal: string } {
   writeMachineId(spec.root!.path, id);
   const tmpfs = (destination: string, options: string[]): Mount => ({ destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", ...options] });
   const mounts = (spec.mounts ?? []).filter((m) => !["/run", "/run/lock", "/tmp"].includes(m.destination));
@@ -82,8 +108,10 @@ export function prepareForSystemd(spec: Spec, id: string, cgroupMode: "v1" | "v2
     if (dir) fs.mkdirSync(dir, { recursive: true });
     if (dir) mounts.push({ destination: "/sys/fs/cgroup/systemd", type: "bind", source: dir, options: ["rbind", "rprivate", "nosuid", "nodev", "noexec"] });
   }
-  spec.mounts = mounts;
+  const journal = journalToLog(runDir);
+  spec.mounts = [...mounts, ...journal.mounts];
   const env = spec.process!.env ?? [];
   if (!env.some((e) => e.startsWith("container="))) env.push("container=berth");
   spec.process!.env = env;
+  return { journal: journal.fifo };
 }

@@ -59,6 +59,25 @@ describe("berth run --systemd", { skip: rootSkip }, () => {
     assert.equal(plain, "container=\n0\n");
   });
 
+  test("its journal reaches berth logs: journald's drop-in forwards to /dev/kmsg, a FIFO the monitor logs without the <priority>", () => {
+    const script = [
+      "test -p /dev/kmsg && echo kmsg-is-a-fifo",
+      "grep -E '^(ForwardToKMsg|MaxLevelKMsg|ReadKMsg)=' /run/systemd/journald.conf.d/zz-berth.conf",
+      // what journald writes for a record: one write, "<priority>identifier[pid]: message"
+      "printf '<30>demo[7]: Started the demo service.\\n' > /dev/kmsg",
+      "printf '<4>demo[7]: a warning\\n' > /dev/kmsg",
+    ].join("; ");
+    ok(["run", "--name", "journal", "--network", "none", "--systemd", "always", "fake-init:1", "sh", "-c", script]);
+    const lines = ok(["logs", "journal"]).split("\n");
+    assert.deepEqual(lines.filter((l) => !l.startsWith("demo")), ["kmsg-is-a-fifo", "ForwardToKMsg=yes", "MaxLevelKMsg=info", "ReadKMsg=no", ""]);
+    assert.deepEqual(lines.filter((l) => l.startsWith("demo")), ["demo[7]: Started the demo service.", "demo[7]: a warning"]);
+    // the run dir's FIFO and drop-in go with the container; without --systemd there is neither
+    const id = JSON.parse(ok(["inspect", "journal"]))[0].Id as string;
+    ok(["rm", "journal"]);
+    assert.ok(!existsSync(path.join(runroot, "containers", id)));
+    assert.equal(ok(["run", "--rm", "--network", "none", "fake-init:1", "sh", "-c", "test -e /dev/kmsg || echo no-kmsg"]), "no-kmsg\n");
+  });
+
   test("the default (true) turns it on for /sbin/init, with SIGRTMIN+3 to stop it; --stop-signal wins; its cgroup goes with it", () => {
     ok(["create", "--name", "booted", "--network", "none", "fake-init:1", "/sbin/init"]);
     ok(["create", "--name", "term", "--network", "none", "--stop-signal", "SIGTERM", "fake-init:1", "/sbin/init"]);

@@ -147,7 +147,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       volumeDirs,
       cgroupsPath: cgroupsPathOf(row.id),
     });
-    if (systemdOn(h, containerArgs(h, imageConfig))) prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode());
+    const systemd = systemdOn(h, containerArgs(h, imageConfig)) ? prepareForSystemd(spec, row.id, ctx.runtime.cgroupMode ?? detectCgroupMode(), p.runDir) : undefined;
     adaptSpecWhenRootless(spec, ctx.warn);
     fs.writeFileSync(path.join(p.runDir, "config.json"), JSON.stringify(spec, null, 2));
     let monitorPid = 0;
@@ -159,6 +159,7 @@ export async function start(ctx: EngineContext, ref: string, hooks: StartHooks =
       exitCommand: ctx.cleanupCommand(row.id),
       attachSocket: attachSocketPath(p.runDir),
       openStdin: h.openStdin ?? false,
+      journal: systemd?.journal,
       onMonitor: (pid) => (monitorPid = pid),
     });
     try {
