@@ -31,6 +31,11 @@ export interface Ingest {
   /** The file the data goes to: readable while it is written; commit renames it into blobs/. */
   readonly path: string;
   append(chunk: Buffer): void;
+  /**
+   * Writes the data out to disk on the thread pool (commit's fsync then has little left to
+   * do): the main thread goes on meanwhile, unpacking the blob, say.
+   */
+  flush(): Promise<void>;
   /** Verifies the whole blob and moves it into the store. */
   commit(): BlobInfo;
   /** Discards the partial data. */
@@ -371,6 +376,11 @@ class ResumableIngest implements Ingest {
     for (let off = 0; off < chunk.length; ) off += fs.writeSync(fd, chunk, off);
     this.digester.update(chunk);
     this.offset += chunk.length;
+  }
+
+  flush(): Promise<void> {
+    const fd = this.open();
+    return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
   }
 
   commit(): BlobInfo {

@@ -39,14 +39,19 @@ export interface ApplyOptions {
   whiteouts?: "overlay" | "remove" | "none";
   expectedDiffId?: string;
   expectedDigest?: string;
+  /**
+   * false: the digest of the bytes as given is not wanted (their store checked it): a
+   * compressed layer is then hashed once, uncompressed, for its diffID.
+   */
+  digest?: boolean;
   idMap?: IdMap;
 }
 
 export interface AppliedLayer {
   /** digest of the uncompressed tar, in expectedDiffId's algorithm (sha256 when none is given) */
   diffId: string;
-  /** digest of the bytes as given, in expectedDigest's algorithm (sha256 when none is given) */
-  digest: string;
+  /** digest of the bytes as given, in expectedDigest's algorithm (sha256 when none is given); not with `digest: false` and compressed bytes */
+  digest?: string;
   /** bytes as given */
   size: number;
 }
@@ -73,9 +78,36 @@ function checkMapped(name: string, uid: number, gid: number): void {
   }
 }
 
+function wrapped(e: TarEntry, err: unknown): Error {
+  if (err instanceof BerthError) return err;
+  return internal(`layer: entry ${q(e.name)}: ${(err as Error).message}`, err);
+}
+
 function remove(p: string, st: fs.Stats): void {
   if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
   else fs.unlinkSync(p);
+}
+
+const NEW_FILE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/**
+ * Makes an entry with `make`, which fails with EEXIST when something is at `p` already (an
+ * earlier layer's file, or an earlier entry of this one): that is removed and `make` tried
+ * again; an existing directory stays when `keepDir` (it keeps its content). Returns what was
+ * there. Trying first spares an lstat for each entry of a layer unpacked into nothing.
+ */
+function create(p: string, make: () => void, keepDir = false): fs.Stats | undefined {
+  try {
+    make();
+    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const old = lstat(p)!;
+  if (keepDir && old.isDirectory()) return old;
+  remove(p, old);
+  make();
+  return old;
 }
 
 /** A tar name as root-relative components; `..` may not climb above the root. */
@@ -90,8 +122,14 @@ function normalize(name: string, entry: string): string[] {
   return out;
 }
 
+/**
+ * zlib inflates on the thread pool: with room to run ahead (4 MiB) in larger pieces, it works
+ * while the main thread writes files, rather than waiting to be asked for the next 16 KiB.
+ */
+const INFLATE = { chunkSize: 256 << 10, readableHighWaterMark: 4 << 20 };
+
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const z = zlib.createGunzip();
+  const z = zlib.createGunzip(INFLATE);
   const fed = pipeline(Readable.from(src), z).catch(() => undefined); // its errors surface through z
   try {
     for await (const c of z) yield c as Buffer;
@@ -171,10 +209,11 @@ export async function applyLayer(root: string, input: NodeJS.ReadableStream | Re
   let size = 0;
   let compressed = false; // else the digest is the diffID: hash once (when both use one algorithm)
   const hashDiff = () => compressed || diffAlgorithm !== digestAlgorithm;
+  const wantDigest = opts.digest !== false || opts.expectedDigest !== undefined;
   async function* given(): AsyncGenerator<Buffer> {
     for await (const c of input) {
       const b = typeof c === "string" ? Buffer.from(c) : (c as Buffer);
-      digest.update(b);
+      if (wantDigest || !compressed) digest.update(b);
       size += b.length;
       yield b;
     }
@@ -189,7 +228,7 @@ export async function applyLayer(root: string, input: NodeJS.ReadableStream | Re
   for await (const entry of readTar(plain())) await applier.apply(entry);
   applier.finish();
   const givenDigest = `${digestAlgorithm}:${digest.digest("hex")}`;
-  const got = { diffId: hashDiff() ? `${diffAlgorithm}:${diff.digest("hex")}` : givenDigest, digest: givenDigest, size };
+  const got = { diffId: hashDiff() ? `${diffAlgorithm}:${diff.digest("hex")}` : givenDigest, ...(wantDigest || !compressed ? { digest: givenDigest } : {}), size };
   if (opts.expectedDigest && opts.expectedDigest !== got.digest) {
     throw invalidArgument(`layer ${opts.expectedDigest}: digest mismatch: got ${got.digest}`);
   }
@@ -207,7 +246,6 @@ class Applier {
   private readonly dirTimes = new Map<string, number>();
   /** the previous entry's parent: tars list siblings together, and an entry changes only its own path */
   private lastParent?: { key: string; parts: string[] };
-
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
@@ -219,8 +257,7 @@ class Applier {
     try {
       await this.entry(e);
     } catch (err) {
-      if (err instanceof BerthError) throw err;
-      throw internal(`layer: entry ${q(e.name)}: ${(err as Error).message}`, err);
+      throw wrapped(e, err);
     }
   }
 
@@ -237,7 +274,8 @@ class Applier {
   }
 
   private mark(rel: string[]): void {
-    for (let i = 1; i <= rel.length; i++) this.touched.add(rel.slice(0, i).join("/"));
+    // the path, then its ancestors up to the first one marked already (its own are then too)
+    for (let key = rel.join("/"); key && !this.touched.has(key); key = key.slice(0, Math.max(0, key.lastIndexOf("/")))) this.touched.add(key);
   }
 
   /**
@@ -294,41 +332,40 @@ class Applier {
     }
     const rel = [...this.resolve(parts.slice(0, -1), e.name, true)!, base];
     const p = this.abs(rel);
-    const old = lstat(p);
     if (e.type === "link") {
       const target = this.linkTarget(e); // before removing anything: a refused entry changes nothing
-      if (target !== p) {
-        if (old) remove(p, old);
-        fs.linkSync(target, p);
-      }
+      if (target !== p) create(p, () => fs.linkSync(target, p));
       return this.mark(rel); // a hardlink shares its target's inode and attributes
     }
-    // an existing directory keeps its content and takes the entry's attributes; anything else is replaced
-    if (old && !(e.type === "dir" && old.isDirectory())) remove(p, old);
     switch (e.type) {
-      case "dir":
-        if (old?.isDirectory()) break;
-        fs.mkdirSync(p, 0o700);
+      case "dir": {
+        // an existing directory keeps its content and takes the entry's attributes
+        const old = create(p, () => fs.mkdirSync(p, 0o700), true);
         // replacing a whiteout of this layer: the new directory must not show the old one's children
         if (old && this.overlay && isWhiteoutDevice(old)) lsetxattr(p, OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
         break;
+      }
       case "file": {
-        const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
         if (e.size <= SMALL_FILE) {
           // most files of a layer are small: written with plain syscalls, which costs less than
-          // the thread-pool round trips of open, write and close
+          // the thread-pool round trips of open, write and close, and given their attributes
+          // through the descriptor
           const chunks: Buffer[] = [];
           for await (const c of e.body) chunks.push(c);
           const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+          let fd = -1;
+          create(p, () => (fd = fs.openSync(p, NEW_FILE, 0o600)));
           try {
             for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
+            this.mark(rel);
+            this.attrs(p, e, fd);
           } finally {
             fs.closeSync(fd);
           }
-          break;
+          return;
         }
-        const fh = await open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        create(p, () => fs.closeSync(fs.openSync(p, NEW_FILE, 0o600)));
+        const fh = await open(p, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
         const write = async (b: Buffer) => {
           for (let off = 0; off < b.length; ) off += (await fh.write(b, off)).bytesWritten;
         };
@@ -350,13 +387,13 @@ class Applier {
       }
       case "symlink":
         if (e.linkname.includes("\0")) throw invalidArgument(`layer: entry ${q(e.name)}: link target contains a NUL byte`);
-        fs.symlinkSync(e.linkname, p);
+        create(p, () => fs.symlinkSync(e.linkname, p));
         break;
       case "char":
       case "block":
       case "fifo": {
         const kind = { char: fs.constants.S_IFCHR, block: fs.constants.S_IFBLK, fifo: fs.constants.S_IFIFO }[e.type];
-        mknod(p, kind | 0o600, e.type === "fifo" ? 0 : makedev(e.devmajor, e.devminor));
+        create(p, () => mknod(p, kind | 0o600, e.type === "fifo" ? 0 : makedev(e.devmajor, e.devminor)));
         break;
       }
     }
@@ -364,14 +401,20 @@ class Applier {
     this.attrs(p, e);
   }
 
-  /** Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears capabilities), then times. */
-  private attrs(p: string, e: TarEntry): void {
+  /**
+   * Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears capabilities), then
+   * times; through `fd` when the file is open (no path lookups).
+   */
+  private attrs(p: string, e: TarEntry, fd?: number): void {
     const [uid, gid] = this.ids(e.uid, e.gid);
     if (inUserNamespace()) checkMapped(e.name, uid, gid);
-    fs.lchownSync(p, uid, gid);
-    if (e.type !== "symlink") fs.chmodSync(p, e.mode);
+    if (fd !== undefined) fs.fchownSync(fd, uid, gid);
+    else fs.lchownSync(p, uid, gid);
+    if (fd !== undefined) fs.fchmodSync(fd, e.mode);
+    else if (e.type !== "symlink") fs.chmodSync(p, e.mode);
     for (const [name, value] of e.xattrs) if (!name.startsWith(OVERLAY_XATTR_PREFIX)) lsetxattr(p, name, value);
     if (e.type === "dir") this.dirTimes.set(p, e.mtime);
+    else if (fd !== undefined) fs.futimesSync(fd, e.mtime, e.mtime);
     else fs.lutimesSync(p, e.mtime, e.mtime);
   }
 

@@ -32,6 +32,7 @@ const FLAGS: Record<EntryType, string> = { file: "0", link: "1", symlink: "2", c
 const XATTR = "SCHILY.xattr.";
 
 const truncated = () => invalidArgument("layer: unexpected end of data");
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 /** Reads exactly the bytes asked for from a chunked stream. */
 class ByteReader {
@@ -165,7 +166,7 @@ async function* entries(r: ByteReader): AsyncGenerator<TarEntry> {
   for (;;) {
     const at = r.offset;
     const h = await r.read(BLOCK);
-    if (!h || h.every((c) => c === 0)) break; // end of archive (a missing trailer is tolerated, as Go's reader does)
+    if (!h || (h[0] === 0 && h.equals(ZERO_BLOCK))) break; // end of archive (a missing trailer is tolerated, as Go's reader does)
     if (!checksumOk(h)) throw invalidArgument(`layer: invalid tar header at offset ${at}`);
     const flag = String.fromCharCode(h[156]);
     let size = num(h, 124, 12, "size");

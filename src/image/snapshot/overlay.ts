@@ -48,7 +48,7 @@ export class OverlaySnapshotter extends DirSnapshots implements Snapshotter {
     try {
       const fsDir = path.join(tmp, "fs");
       fs.mkdirSync(fsDir, { mode: 0o755 });
-      await applyLayer(fsDir, layer, { whiteouts: "overlay", expectedDiffId: diffId });
+      await applyLayer(fsDir, layer, { whiteouts: "overlay", expectedDiffId: diffId, digest: false });
       fs.writeFileSync(path.join(tmp, "link"), link);
       fs.writeFileSync(path.join(tmp, "lower"), this.lowers(parent).join(":"));
       fs.symlinkSync(`../${chainHex(chainId)}/fs`, linkPath);

@@ -407,6 +407,7 @@ async function downloadLayer(client: RegistryClient, store: ImageStore, ref: Ref
     progress(true);
     emit({ type: "layer", digest: desc.digest, status: "verifying", current: desc.size, total: desc.size });
     try {
+      await ingest.flush();
       ingest.commit(); // size and digest checked; a mismatch removes the data
     } catch (e) {
       if (!(e instanceof BerthError)) throw e;
