@@ -114,12 +114,19 @@ describe("berth run --systemd", { skip: rootSkip }, () => {
     const state = berth(["exec", "m1", "systemctl", "is-system-running", "--wait"]);
     assert.match(state.stdout, /^(running|degraded)\n$/, state.stdout + state.stderr);
     assert.match(ok(["exec", "m1", "systemctl", "status", "--no-pager"]), /State: (running|degraded)/);
+    // the journal, in the container's log: PID 1's records and a program's own
+    ok(["exec", "m1", "logger", "-t", "berth-test", "hello from the journal"]);
+    const logs = () => ok(["logs", "m1"]);
+    for (let i = 0; i < 50 && !/^berth-test\[\d+\]: hello from the journal$/m.test(logs()); i++) spawnSync("sleep", ["0.1"]);
+    assert.match(logs(), /^berth-test\[\d+\]: hello from the journal$/m);
+    assert.match(logs(), /^systemd\[1\]: Reached target multi-user\.target/m);
     const machineId = ok(["exec", "m1", "cat", "/etc/machine-id"]).trim();
     assert.ok((JSON.parse(ok(["inspect", "m1"]))[0].Id as string).startsWith(machineId));
     assert.equal(ok(["stop", "m1"]), "m1\n");
     const st = JSON.parse(ok(["inspect", "m1"]))[0].State;
     assert.equal(st.Status, "exited");
     assert.equal(st.ExitCode, 0, "systemd halted on SIGRTMIN+3 rather than being killed");
+    assert.match(logs(), /^systemd\[1\]: Shutting down\.$/m, "the shutdown is in the log too");
     ok(["rm", "m1"]);
   });
 });
