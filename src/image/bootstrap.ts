@@ -6,7 +6,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar, { type Header } from "tar-stream";
-import { failedPrecondition, invalidArgument, unavailable } from "../errors.js";
+import { failedPrecondition, invalidArgument, notFound, unavailable } from "../errors.js";
 import { importTarball } from "./import.js";
 import type { Image, ImageStore } from "./store.js";
 
@@ -74,19 +74,31 @@ function safeList(dir: string): string[] {
   }
 }
 
-/** debian:<suite> with `debootstrap --variant=minbase`, then imported as one layer. */
-export async function bootstrapDebian(store: ImageStore, opts: { suite?: string; mirror?: string; ref?: string; include?: string[]; systemd?: boolean; log?: (line: string) => void } = {}): Promise<Image> {
+/**
+ * debian:<suite> with `debootstrap --variant=minbase`, then imported as one layer. With
+ * `tarball` (a `debootstrap --make-tarball` of the same suite and packages) nothing is
+ * downloaded: debootstrap installs from it.
+ */
+export async function bootstrapDebian(
+  store: ImageStore,
+  opts: { suite?: string; mirror?: string; ref?: string; include?: string[]; systemd?: boolean; tarball?: string; log?: (line: string) => void } = {},
+): Promise<Image> {
   const suite = opts.suite ?? "bookworm";
   if (!/^[a-z][a-z0-9-]*$/.test(suite)) throw invalidArgument(`bootstrap debian: suite ${JSON.stringify(suite)}: expected a Debian suite name such as bookworm`);
   // systemd as init: systemd-sysv makes /sbin/init systemd; dbus for systemctl's bus
   const include = [...new Set([...(opts.include ?? []), ...(opts.systemd ? ["systemd", "systemd-sysv", "dbus"] : [])])];
   for (const p of include) if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) throw invalidArgument(`bootstrap debian: --include ${JSON.stringify(p)}: expected Debian package names separated by commas`);
   if (spawnSync("debootstrap", ["--version"]).error) throw unavailable("bootstrap debian: debootstrap is not installed", "apt-get install debootstrap");
+  const tarball = opts.tarball && path.resolve(opts.tarball);
+  if (tarball && !fs.statSync(tarball, { throwIfNoEntry: false })?.isFile()) {
+    throw notFound(`bootstrap debian: --tarball ${tarball}: no such file (expected the packages from debootstrap --make-tarball)`);
+  }
   const mirror = opts.mirror ?? aptMirror();
   const work = fs.mkdtempSync(path.join(store.dataRoot, "image", "ingest", "debootstrap-"));
   try {
     const rootfs = path.join(work, "rootfs");
-    await run("debootstrap", ["--variant=minbase", ...(include.length ? [`--include=${include.join(",")}`] : []), suite, rootfs, mirror], opts.log);
+    const from = tarball ? [`--unpack-tarball=${tarball}`] : [];
+    await run("debootstrap", [...from, "--variant=minbase", ...(include.length ? [`--include=${include.join(",")}`] : []), suite, rootfs, mirror], opts.log);
     // each container of a systemd image gets a machine-id of its own (berth run --systemd writes it)
     if (opts.systemd) fs.writeFileSync(path.join(rootfs, "etc", "machine-id"), "");
     // apt's caches are not part of an image
@@ -99,7 +111,7 @@ export async function bootstrapDebian(store: ImageStore, opts: { suite?: string;
     const exited = new Promise<number>((r) => t.on("close", (c) => r(c ?? 1)));
     const image = await importTarball(store, t.stdout, {
       ref: opts.ref ?? `${opts.systemd ? "debian-systemd" : "debian"}:${suite}`,
-      createdBy: `berth bootstrap debian --suite ${suite}${opts.systemd ? " --systemd" : ""} (debootstrap --variant=minbase${include.length ? ` --include=${include.join(",")}` : ""} ${mirror})`,
+      createdBy: `berth bootstrap debian --suite ${suite}${opts.systemd ? " --systemd" : ""} (debootstrap --variant=minbase${include.length ? ` --include=${include.join(",")}` : ""} ${tarball ? `--unpack-tarball=${tarball}` : mirror})`,
       config: {
         Cmd: opts.systemd ? ["/sbin/init"] : ["bash"],
         Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],

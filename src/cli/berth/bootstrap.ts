@@ -22,8 +22,9 @@ export function register(program: Command, env: CommandEnv): void {
     .option("-t, --tag <reference>", "the name to give it (default debian:<suite>; with --systemd, debian-systemd:<suite>)")
     .option("--include <packages>", "more packages, comma-separated (debootstrap --include)")
     .option("--systemd", "with systemd (and dbus) as its init: Cmd /sbin/init, StopSignal SIGRTMIN+3, for run --systemd")
+    .option("--tarball <file>", "install from the packages of a debootstrap --make-tarball (same suite and packages): nothing is downloaded")
     .option("-q, --quiet", "do not show debootstrap's progress")
-    .action(async (opts: { suite: string; mirror?: string; tag?: string; include?: string; systemd?: boolean; quiet?: boolean }) => {
+    .action(async (opts: { suite: string; mirror?: string; tag?: string; include?: string; systemd?: boolean; tarball?: string; quiet?: boolean }) => {
       if (opts.tag) parseReference(opts.tag);
       const image = await bootstrapDebian(imageStore(env), {
         suite: opts.suite,
@@ -31,6 +32,7 @@ export function register(program: Command, env: CommandEnv): void {
         ref: opts.tag,
         include: opts.include?.split(",").filter(Boolean),
         systemd: opts.systemd,
+        tarball: opts.tarball,
         log: opts.quiet ? undefined : (line) => env.cli.stderr.write(`${line}\n`),
       });
       env.cli.stdout.write(`${image.id}\n`);
