@@ -102,6 +102,7 @@ describe("berth run --systemd", { skip: rootSkip }, () => {
     const count = snapshots();
     fails125(["run", "--rm", "--systemd", "always", "busybox", "true"], /^berth: --systemd=always: image busybox has no systemd \(none of \/usr\/lib\/systemd\/systemd, /);
     fails125(["create", "--systemd", "maybe", "busybox", "true"], /^berth: --systemd "maybe": expected true, false or always\n$/);
+    fails125(["bootstrap", "debian", "--systemd", "--tarball", path.join(dir, "none.tgz")], /^berth: bootstrap debian: --tarball \S+none\.tgz: no such file \(expected the packages from debootstrap --make-tarball\)\n$/);
     assert.deepEqual(ids(), before);
     assert.equal(snapshots(), count);
   });
