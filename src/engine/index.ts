@@ -13,5 +13,5 @@ export type { Network, NetworkCreateOptions, PortMapping } from "./engine.js";
 export type { ConnectOptions } from "./containers/connect.js";
 export type { PullOptions, PullResult, PushOptions, PushResult } from "./engine.js";
 export type { PodCreateOptions, PodSummary, PodLogEntry } from "./engine.js";
-export { userNamespacePlan, subordinateRange, SUBID_MINIMUM } from "./rootless.js";
+export { userNamespacePlan, subordinateRange, SUBID_MINIMUM, delegatedCgroup, rootlessCgroup, type DelegatedCgroup } from "./rootless.js";
 export { berthBin } from "./context.js";

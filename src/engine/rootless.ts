@@ -1,9 +1,10 @@
 // Unprivileged berth (README "Unprivileged berth"): the ids a user may map, from /etc/subuid
 // and /etc/subgid, and the user namespace every berth call of that user runs in. The
 // namespace itself is made and joined by native/build/berth-userns; this decides its maps.
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { detectCgroupMode } from "../cgroups/index.js";
 import { failedPrecondition } from "../errors.js";
 import type { Spec } from "../oci/index.js";
 import { isRootless } from "../sys/index.js";
@@ -81,20 +82,57 @@ function findProgram(name: string, searchPath: string | undefined): string | und
   return undefined;
 }
 
+export interface DelegatedCgroup {
+  /** the cgroup's path in the v2 hierarchy ("/user.slice/user-1000.slice/user@1000.service") */
+  path: string;
+  /** the controllers it has (its cgroup.controllers) */
+  controllers: string[];
+}
+
 /**
- * What an unprivileged container's spec cannot have. It has no cgroup (this host's v1
- * hierarchies are not delegated to users), so --memory, --cpus, --pids-limit and the like
- * are left out with one warning rather than failing the run. Without a network namespace of
- * its own (--network host) it may not mount sysfs: the host's /sys is bound read-only, as
- * runc does for rootless containers.
+ * The cgroup a cgroup v2 host delegates to this user (systemd's user@UID.service, or any tree
+ * chowned to the user): the highest cgroup above berth's own that the user owns, with the
+ * controllers it has. Undefined on cgroup v1 (nothing is delegated there) and when berth's own
+ * cgroup is not the user's (a login session's scope: moving a process out of it needs rights
+ * on a common parent the user does not own).
+ */
+export function delegatedCgroup(o: { mount?: string; self?: string; mode?: "v1" | "v2" } = {}): DelegatedCgroup | undefined {
+  const mount = o.mount ?? "/sys/fs/cgroup";
+  if ((o.mode ?? detectCgroupMode()) !== "v2") return undefined;
+  let own: string | undefined;
+  try {
+    own = /^0::(\/.*)$/m.exec(readFileSync(o.self ?? "/proc/self/cgroup", "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+  const uid = process.getuid?.() ?? -1;
+  const owned = (p: string) => statSync(path.join(mount, p), { throwIfNoEntry: false })?.uid === uid;
+  if (own === undefined || !owned(own)) return undefined;
+  let top = own;
+  while (top !== "/" && owned(path.posix.dirname(top))) top = path.posix.dirname(top);
+  let controllers: string[] = [];
+  try {
+    controllers = readFileSync(path.join(mount, top, "cgroup.controllers"), "utf8").split(/\s+/).filter(Boolean);
+  } catch {
+    // none
+  }
+  return { path: top, controllers };
+}
+
+/** Which v2 controller each kind of limit of linux.resources needs. */
+const CONTROLLER_OF: Record<string, string> = { memory: "memory", cpu: "cpu", pids: "pids", blockIO: "io", hugepageLimits: "hugetlb", rdma: "rdma", network: "" };
+
+/**
+ * What an unprivileged container's spec cannot have. Where the host delegates a cgroup v2 tree
+ * to the user, the container's cgroup goes there (DELEGATED/berth/ID) and keeps the limits the
+ * delegated controllers can enforce; the others (and all of them without delegation, as on
+ * this host's cgroup v1) are left out with one warning rather than failing the run. Without a
+ * network namespace of its own (--network host) it may not mount sysfs: the host's /sys is
+ * bound read-only, as runc does for rootless containers.
  */
 export function adaptSpecWhenRootless(spec: Spec, warn: (message: string) => void): void {
   if (!isRootless()) return;
-  const r = spec.linux?.resources;
-  if (r && Object.entries(r).some(([k, v]) => k !== "devices" && v !== undefined)) {
-    spec.linux!.resources = { devices: r.devices };
-    warn("cgroups are not delegated to this user: running without limits");
-  }
+  rootlessCgroup(spec, warn, delegatedCgroup());
   if (!spec.linux?.namespaces?.some((n) => n.type === "network")) {
     for (const m of spec.mounts ?? []) {
       if (m.type !== "sysfs") continue;
@@ -102,5 +140,26 @@ export function adaptSpecWhenRootless(spec: Spec, warn: (message: string) => voi
       m.source = "/sys";
       m.options = ["rbind", "nosuid", "noexec", "nodev", "ro"];
     }
+  }
+}
+
+/** The cgroup part of adaptSpecWhenRootless, given what the host delegates (if anything). */
+export function rootlessCgroup(spec: Spec, warn: (message: string) => void, delegated: DelegatedCgroup | undefined): void {
+  const r = spec.linux?.resources;
+  const limits = Object.entries(r ?? {}).filter(([k, v]) => k !== "devices" && v !== undefined);
+  if (delegated && spec.linux) {
+    spec.linux.cgroupsPath = path.posix.join(delegated.path, spec.linux.cgroupsPath ?? "/berth");
+    // cpuset's fields come with cpu's
+    const cpusetAsked = !!(r?.cpu?.cpus || r?.cpu?.mems);
+    const missing = limits.map(([k]) => CONTROLLER_OF[k] ?? k).filter((c) => c && !delegated.controllers.includes(c));
+    if (cpusetAsked && !delegated.controllers.includes("cpuset")) missing.push("cpuset");
+    if (missing.length) {
+      for (const [k] of limits) if (missing.includes(CONTROLLER_OF[k] ?? k)) delete (r as Record<string, unknown>)[k];
+      if (r?.cpu && missing.includes("cpuset")) r.cpu = { ...r.cpu, cpus: undefined, mems: undefined };
+      warn(`cgroup controllers ${[...new Set(missing)].join(", ")} are not delegated to this user (${delegated.path}): running without those limits`);
+    }
+  } else if (r && limits.length) {
+    spec.linux!.resources = { devices: r.devices };
+    warn("cgroups are not delegated to this user: running without limits");
   }
 }
