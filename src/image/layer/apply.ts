@@ -54,6 +54,8 @@ export interface AppliedLayer {
   digest?: string;
   /** bytes as given */
   size: number;
+  /** bytes of the regular files it wrote (a layer's size as Docker counts it; hardlinks not again) */
+  unpacked: number;
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -228,7 +230,7 @@ export async function applyLayer(root: string, input: NodeJS.ReadableStream | Re
   for await (const entry of readTar(plain())) await applier.apply(entry);
   applier.finish();
   const givenDigest = `${digestAlgorithm}:${digest.digest("hex")}`;
-  const got = { diffId: hashDiff() ? `${diffAlgorithm}:${diff.digest("hex")}` : givenDigest, ...(wantDigest || !compressed ? { digest: givenDigest } : {}), size };
+  const got = { diffId: hashDiff() ? `${diffAlgorithm}:${diff.digest("hex")}` : givenDigest, ...(wantDigest || !compressed ? { digest: givenDigest } : {}), size, unpacked: applier.unpacked };
   if (opts.expectedDigest && opts.expectedDigest !== got.digest) {
     throw invalidArgument(`layer ${opts.expectedDigest}: digest mismatch: got ${got.digest}`);
   }
@@ -244,6 +246,8 @@ class Applier {
   private readonly touched = new Set<string>();
   /** directories' mtimes, set at the end since writing their content changes them */
   private readonly dirTimes = new Map<string, number>();
+  /** bytes of the regular files written */
+  unpacked = 0;
   /** the previous entry's parent: tars list siblings together, and an entry changes only its own path */
   private lastParent?: { key: string; parts: string[] };
   constructor(
@@ -346,6 +350,7 @@ class Applier {
         break;
       }
       case "file": {
+        this.unpacked += e.size;
         if (e.size <= SMALL_FILE) {
           // most files of a layer are small: written with plain syscalls, which costs less than
           // the thread-pool round trips of open, write and close, and given their attributes
