@@ -5,6 +5,8 @@
 // data (~76 MB gzip), made with berth itself.
 //   pull   into an empty store each time:
 //            berth pull (Direct path: Node's start-up included; download, verify, unpack)
+//            berth pull on the Warm path (native/build/berth: the warm service does the pull,
+//              started once before the runs, as it is after any use of berth within 60 s)
 //            podman pull into throwaway --root storage (download, verify, unpack)
 //            skopeo copy docker:// -> oci: dir (download and verify only: the floor)
 //   push   the same image to a fresh repository each time (the registry has no blob linked
@@ -13,7 +15,7 @@
 // Each tool once per iteration in a rotating order; medians and ratios are printed.
 // Usage: node dist/bench/pull.js [--iterations N] [--synthetic] [--json]
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,10 +24,12 @@ import { killGroup, stats, which, type Stats } from "./common.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BERTH = path.join(REPO, "bin", "berth");
+/** the Warm path's front-end: the pull runs in the warm service, without Node's start-up */
+const WARM = path.join(REPO, "native", "build", "berth");
 const DEBIAN_LAYOUT = "/var/tmp/berth-bench/oci-layout-gzip";
 const TIMEOUT_MS = 300_000;
-/** ext4 (without a journal) skips inodes freed in the last 30 s: see main() */
-const SETTLE_MS = 31_000;
+/** ext4 (without a journal) skips inodes freed in the last 60 s (300 s while their inode table block is unwritten): see main() */
+const SETTLE_MS = 90_000;
 
 interface Options {
   iterations: number;
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
   let reg: Registry | undefined;
   const notes: string[] = [];
   const later: (() => void)[] = []; // removals put off to the end (below)
+  const warmSocket = path.join(tmp, "warm", "warm.sock");
   try {
     const synthetic = o.synthetic || !existsSync(path.join(DEBIAN_LAYOUT, "index.json"));
     if (!o.synthetic && synthetic) notes.push(`no ${DEBIAN_LAYOUT} (run bench/unpack.ts once to make it): the synthetic image is used`);
@@ -117,10 +122,19 @@ async function main(): Promise<void> {
     must(BERTH, [...src, "pull", "-q", ref]);
 
     // What the pulls made is removed at the end, not between them: on an ext4 without a journal
-    // (this machine's), the inode allocator passes over every inode freed in the last 30 s
-    // (recently_deleted()), so the tool run just after a removal of thousands of files paid
-    // for it (creating a file took 0.6-1.5 ms instead of ~20 us). A settle before the first
-    // run lets the setup's removals age out too.
+    // (this machine's), the inode allocator passes over every inode freed in the last 60 s
+    // (recently_deleted(); 300 s while the inode table block is not written back), so the tool
+    // run just after a removal of thousands of files paid for it (creating a file took
+    // 0.6-1.5 ms instead of ~25 us). A settle before the first run lets earlier removals age out.
+    // the warm service, started before the runs as it is once berth has been used (it stays 60 s)
+    await timed(WARM, ["--root", path.join(tmp, "warm-up"), "--runroot", path.join(tmp, "warm-up-run"), "images", "-q"], { BERTH_WARM_SOCKET: warmSocket });
+    later.push(() => {
+      try {
+        process.kill(Number(readFileSync(`${warmSocket}.pid`, "utf8")), "SIGTERM");
+      } catch {
+        // gone already
+      }
+    });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const samples: Record<string, number[]> = {};
     const add = (k: string, ms: number) => (samples[k] ??= []).push(ms);
@@ -132,6 +146,14 @@ async function main(): Promise<void> {
           const root = path.join(tmp, `berth-${i}`);
           later.push(() => rmSync(root, { recursive: true, force: true }), () => rmSync(`${root}-run`, { recursive: true, force: true }));
           return await timed(BERTH, ["--root", root, "--runroot", `${root}-run`, "pull", "-q", ref], { BERTH_NO_WARM: "1" });
+        },
+      },
+      {
+        name: "berth pull (Warm)",
+        run: async (i) => {
+          const root = path.join(tmp, `warm-${i}`);
+          later.push(() => rmSync(root, { recursive: true, force: true }), () => rmSync(`${root}-run`, { recursive: true, force: true }));
+          return await timed(WARM, ["--root", root, "--runroot", `${root}-run`, "pull", "-q", ref], { BERTH_WARM_SOCKET: warmSocket });
         },
       },
       ...(podman
@@ -191,6 +213,7 @@ async function main(): Promise<void> {
     const ratio = (a: string, b: string) => (med(a) && med(b) ? Math.round((med(a)! / med(b)!) * 100) / 100 : undefined);
     const ratios = {
       "berth pull / podman pull": ratio("berth pull", "podman pull"),
+      "berth pull (Warm) / podman pull": ratio("berth pull (Warm)", "podman pull"),
       "berth pull / skopeo copy": ratio("berth pull", "skopeo copy (no unpack)"),
       "berth push / skopeo copy": ratio("berth push", "skopeo copy oci: -> docker://"),
     };
