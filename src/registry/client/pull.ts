@@ -112,13 +112,14 @@ class Growing {
 
   /** The file's bytes as they arrive; ends once the blob is verified, throws if it never is. */
   async *follow(): AsyncGenerator<Buffer> {
-    const buf = Buffer.allocUnsafe(1 << 20);
     for (let pos = 0; ; ) {
       if (pos < this.written) {
-        const { bytesRead } = await this.fh!.read(buf, 0, Math.min(buf.length, this.written - pos), pos);
+        // a buffer of its own for each read: what is yielded is kept (by gunzip) while the next read fills
+        const buf = Buffer.allocUnsafe(Math.min(1 << 20, this.written - pos));
+        const { bytesRead } = await this.fh!.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) throw invalidArgument("layer: the download file shrank");
         pos += bytesRead;
-        yield Buffer.from(buf.subarray(0, bytesRead));
+        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
       } else if (this.error !== undefined) throw this.error;
       else if (this.done) return;
       else await this.wait();
