@@ -250,6 +250,7 @@ class Applier {
   unpacked = 0;
   /** the previous entry's parent: tars list siblings together, and an entry changes only its own path */
   private lastParent?: { key: string; parts: string[] };
+
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
