@@ -162,7 +162,6 @@ static void emit(const char *stream, const char *data, size_t len) {
   if (mon.log_fd >= 0 && write_full(mon.log_fd, line, n) == 0) mon.log_size += (long long)n;
 }
 
-/* Emits every whole line in the buffer; a full buffer without a newline goes out as a partial entry. */
 /* A kmsg record's "<N>" priority prefix, if the line has one: its length. */
 static size_t priority_prefix(const struct stream *s, const char *p, size_t n) {
   if (!s->kmsg || n < 3 || p[0] != '<') return 0;
@@ -173,6 +172,7 @@ static size_t priority_prefix(const struct stream *s, const char *p, size_t n) {
 
 static void broadcast(uint32_t type, const char *data, size_t len);
 
+/* Emits every whole line in the buffer; a full buffer without a newline goes out as a partial entry. */
 static void drain_lines(struct stream *s, int eof) {
   size_t start = 0;
   for (size_t i = 0; i < s->len; i++) {
