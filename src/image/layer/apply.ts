@@ -4,7 +4,6 @@
 // root, and the final component is never followed. See image-spec layer.md for whiteouts.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { open } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -80,17 +79,19 @@ function checkMapped(name: string, uid: number, gid: number): void {
   }
 }
 
-function wrapped(e: TarEntry, err: unknown): Error {
-  if (err instanceof BerthError) return err;
-  return internal(`layer: entry ${q(e.name)}: ${(err as Error).message}`, err);
-}
-
 function remove(p: string, st: fs.Stats): void {
   if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
   else fs.unlinkSync(p);
 }
 
 const NEW_FILE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** All of `b` to `fd`, on the thread pool. */
+async function writeAll(fd: number, b: Buffer): Promise<void> {
+  for (let off = 0; off < b.length; ) {
+    off += await new Promise<number>((resolve, reject) => fs.write(fd, b, off, b.length - off, null, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+}
 
 /**
  * Makes an entry with `make`, which fails with EEXIST when something is at `p` already (an
@@ -262,7 +263,8 @@ class Applier {
     try {
       await this.entry(e);
     } catch (err) {
-      throw wrapped(e, err);
+      if (err instanceof BerthError) throw err;
+      throw internal(`layer: entry ${q(e.name)}: ${(err as Error).message}`, err);
     }
   }
 
@@ -352,44 +354,35 @@ class Applier {
       }
       case "file": {
         this.unpacked += e.size;
-        if (e.size <= SMALL_FILE) {
-          // most files of a layer are small: written with plain syscalls, which costs less than
-          // the thread-pool round trips of open, write and close, and given their attributes
-          // through the descriptor
-          const chunks: Buffer[] = [];
-          for await (const c of e.body) chunks.push(c);
-          const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          let fd = -1;
-          create(p, () => (fd = fs.openSync(p, NEW_FILE, 0o600)));
-          try {
-            for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
-            this.mark(rel);
-            this.attrs(p, e, fd);
-          } finally {
-            fs.closeSync(fd);
-          }
-          return;
-        }
-        create(p, () => fs.closeSync(fs.openSync(p, NEW_FILE, 0o600)));
-        const fh = await open(p, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-        const write = async (b: Buffer) => {
-          for (let off = 0; off < b.length; ) off += (await fh.write(b, off)).bytesWritten;
-        };
+        let fd = -1;
+        create(p, () => (fd = fs.openSync(p, NEW_FILE, 0o600)));
         try {
-          // gathered into writes of about 1 MiB: one thread-pool round trip per chunk costs more than the copy
-          let batch: Buffer[] = [];
-          let batched = 0;
-          for await (const c of e.body) {
-            batch.push(c);
-            if ((batched += c.length) < 1 << 20) continue;
-            await write(Buffer.concat(batch));
-            [batch, batched] = [[], 0];
+          if (e.size <= SMALL_FILE) {
+            // most files of a layer are small: written with plain syscalls, which costs less
+            // than the thread-pool round trips of asynchronous writes
+            const chunks: Buffer[] = [];
+            for await (const c of e.body) chunks.push(c);
+            const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+            for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
+          } else {
+            // gathered into writes of about 1 MiB: one thread-pool round trip per chunk costs more than the copy
+            let batch: Buffer[] = [];
+            let batched = 0;
+            for await (const c of e.body) {
+              batch.push(c);
+              if ((batched += c.length) < 1 << 20) continue;
+              await writeAll(fd, Buffer.concat(batch));
+              [batch, batched] = [[], 0];
+            }
+            if (batched) await writeAll(fd, Buffer.concat(batch));
           }
-          if (batched) await write(Buffer.concat(batch));
+          // its attributes through the descriptor: no path lookups
+          this.mark(rel);
+          this.attrs(p, e, fd);
         } finally {
-          await fh.close();
+          fs.closeSync(fd);
         }
-        break;
+        return;
       }
       case "symlink":
         if (e.linkname.includes("\0")) throw invalidArgument(`layer: entry ${q(e.name)}: link target contains a NUL byte`);
