@@ -39,22 +39,6 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   fs.renameSync(tmp, file);
 }
 
-/** Bytes used on disk by a tree (hardlinked inodes once). */
-export function diskUsage(dir: string): number {
-  const seen = new Set<string>();
-  let total = 0;
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p, { bigint: true });
-    const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    total += Number(st.blocks) * 512;
-    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
-  };
-  walk(dir);
-  return total;
-}
-
 export abstract class DirSnapshots {
   constructor(readonly root: string) {
     fs.mkdirSync(path.join(root, "active"), { recursive: true, mode: 0o700 });

@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { failedPrecondition, internal } from "../../errors.js";
 import { applyLayer, diffTrees } from "../layer/index.js";
-import { DirSnapshots, chainHex, diskUsage, writeJsonAtomic } from "./base.js";
+import { DirSnapshots, chainHex, writeJsonAtomic } from "./base.js";
 import type { ActiveSnapshot, SnapshotInfo, Snapshotter } from "./snapshotter.js";
 
 function copyTree(from: string, to: string): void {
@@ -26,8 +26,9 @@ export class CopySnapshotter extends DirSnapshots implements Snapshotter {
       const fsDir = path.join(tmp, "fs");
       if (parent) copyTree(path.join(this.dir(parent), "fs"), fsDir);
       else fs.mkdirSync(fsDir, { mode: 0o755 });
-      await applyLayer(fsDir, layer, { whiteouts: "remove", expectedDiffId: diffId, digest: false });
-      const info: SnapshotInfo = { chainId, parent, diffId, size: diskUsage(fsDir), created: new Date().toISOString() };
+      const applied = await applyLayer(fsDir, layer, { whiteouts: "remove", expectedDiffId: diffId, digest: false });
+      // the layer's own content bytes, as the overlay snapshotter counts them (not the copied parent's again)
+      const info: SnapshotInfo = { chainId, parent, diffId, size: applied.unpacked, created: new Date().toISOString() };
       return this.commitDir(tmp, chainId, info) ? info : this.info(chainId)!;
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });

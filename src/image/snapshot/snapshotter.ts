@@ -9,7 +9,7 @@ export interface SnapshotInfo {
   /** the chain ID of the layers below; undefined for a base layer */
   parent?: string;
   diffId: string;
-  /** bytes this snapshot holds on disk (its own files, not its parents') */
+  /** the bytes of its layer's regular files (a layer's size as Docker counts it; not its parents') */
   size: number;
   created: string;
 }
