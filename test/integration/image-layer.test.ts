@@ -24,7 +24,7 @@ interface Item {
 }
 
 const T = new Date("2024-05-01T12:00:00Z");
-const file = (name: string, body: string, h: Partial<tar.Header> = {}): Item => ({ header: { name, type: "file", mode: 0o644, mtime: T, ...h }, body });
+const file = (name: string, body: string | Buffer, h: Partial<tar.Header> = {}): Item => ({ header: { name, type: "file", mode: 0o644, mtime: T, ...h }, body });
 const dir = (name: string, h: Partial<tar.Header> = {}): Item => ({ header: { name, type: "directory", mode: 0o755, mtime: T, ...h } });
 const symlink = (name: string, linkname: string): Item => ({ header: { name, type: "symlink", linkname, mode: 0o777, mtime: T } });
 const hardlink = (name: string, linkname: string): Item => ({ header: { name, type: "link", linkname, mode: 0o644, mtime: T } });
@@ -248,6 +248,42 @@ describe("image layers", { skip: rootSkip }, () => {
       assert.equal(fs.readFileSync(path.join(d, "b/c"), "utf8"), "c");
       assert.equal(fs.statSync(path.join(d, "a")).size, 400_000);
     }
+  });
+
+  test("large files (written on the thread pool while the next entries are made) get their bytes, owner, mode, capability and mtime", async () => {
+    const big = (seed: number, size: number) => Buffer.alloc(size, seed).fill(randomBytes(4096), 0, 4096);
+    const A = big(1, 3_500_000); // several 1 MiB writes
+    const B = big(2, 600_000);
+    const C = big(3, 300_000);
+    const input = await layer([
+      dir("usr/"),
+      file("usr/capped", A, { mode: 0o4755, uid: 1234, gid: 5678, pax: { "SCHILY.xattr.security.capability": CAP.toString("latin1") } }),
+      file("usr/plain", B, { mode: 0o600, uid: 42, gid: 43 }),
+      hardlink("usr/plain-link", "usr/plain"),
+      file("usr/again", B),
+      file("usr/again", C, { mode: 0o640 }), // the same name later in the layer: the last one wins
+      file("usr/small", "small"),
+    ]);
+    for (const [kind, bytes] of [["plain", input], ["gzip", zlib.gzipSync(input)]] as const) {
+      const d = fresh(`large-${kind}`);
+      const got = await applyLayer(d, Readable.from([bytes]), { expectedDiffId: sha(input) });
+      assert.equal(got.unpacked, A.length + 2 * B.length + C.length + 5, kind);
+      const st = (p: string) => fs.lstatSync(path.join(d, p));
+      assert.ok(fs.readFileSync(path.join(d, "usr/capped")).equals(A), `${kind}: capped's bytes`);
+      assert.deepEqual([st("usr/capped").uid, st("usr/capped").gid, st("usr/capped").mode & 0o7777], [1234, 5678, 0o4755], kind);
+      assert.deepEqual(lgetxattr(path.join(d, "usr/capped"), "security.capability"), CAP, `${kind}: the capability outlives the writes`);
+      assert.ok(fs.readFileSync(path.join(d, "usr/plain")).equals(B), `${kind}: plain's bytes`);
+      assert.deepEqual([st("usr/plain").uid, st("usr/plain").gid, st("usr/plain").mode & 0o7777], [42, 43, 0o600], kind);
+      assert.equal(st("usr/plain-link").ino, st("usr/plain").ino, `${kind}: hardlink`);
+      assert.ok(fs.readFileSync(path.join(d, "usr/again")).equals(C), `${kind}: the later entry's bytes`);
+      assert.equal(st("usr/again").mode & 0o7777, 0o640, kind);
+      for (const p of ["usr/capped", "usr/plain", "usr/again", "usr"]) assert.equal(st(p).mtimeMs, T.getTime(), `${kind}: ${p}'s mtime`);
+    }
+    // a bad entry after a large file: refused, and the large file's writes are over by then
+    const d = fresh("large-bad");
+    const bad = await layer([file("big", A), file("../escape", "x")]);
+    await assert.rejects(applyLayer(d, Readable.from([bad])), { message: 'layer: entry "../escape": path escapes the root' });
+    assert.equal(fs.statSync(path.join(d, "big")).size, A.length);
   });
 
   describe("hostile layers are refused and write nothing outside the root", () => {
