@@ -52,3 +52,9 @@ export function killGroup(pid: number): void {
     /* gone */
   }
 }
+
+/** debootstrap's variants of the Debian bench image: minbase (required packages) or its default (required + important) */
+export const VARIANTS = ["minbase", "default"] as const;
+export type Variant = (typeof VARIANTS)[number];
+/** where bench/unpack.ts keeps each variant's image (its rootfs tar, archives and OCI layouts) */
+export const cacheDir = (v: Variant) => (v === "minbase" ? "/var/tmp/berth-bench" : `/var/tmp/berth-bench-${v}`);

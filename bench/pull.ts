@@ -1,6 +1,7 @@
 // bench/pull: berth pull and push against a loopback docker-registry, side by side with
-// `podman pull` and `skopeo copy`. The image is the debootstrap Debian (minbase) image that
-// bench/unpack.ts keeps in /var/tmp/berth-bench (its gzip OCI layout), or, when that is not
+// `podman pull` and `skopeo copy`. The image is the debootstrap Debian image that bench/unpack.ts
+// keeps (its gzip OCI layout: minbase in /var/tmp/berth-bench, `--variant default` in
+// /var/tmp/berth-bench-default, the size issue 7 names), or, when that is not
 // there or with --synthetic, a synthetic one: busybox plus a ~100 MB layer of base64'd random
 // data (~76 MB gzip), made with berth itself.
 //   pull   into an empty store each time:
@@ -13,20 +14,19 @@
 //            there, so every byte goes):
 //            berth push from a store  vs  skopeo copy oci: dir -> docker://
 // Each tool once per iteration in a rotating order; medians and ratios are printed.
-// Usage: node dist/bench/pull.js [--iterations N] [--synthetic] [--json]
+// Usage: node dist/bench/pull.js [--iterations N] [--variant minbase|default] [--synthetic] [--json]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRegistry, type Registry } from "../test/helpers/registry.js";
-import { killGroup, stats, which, type Stats } from "./common.js";
+import { cacheDir, killGroup, stats, VARIANTS, which, type Stats, type Variant } from "./common.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const BERTH = path.join(REPO, "bin", "berth");
 /** the Warm path's front-end: the pull runs in the warm service, without Node's start-up */
 const WARM = path.join(REPO, "native", "build", "berth");
-const DEBIAN_LAYOUT = "/var/tmp/berth-bench/oci-layout-gzip";
 const TIMEOUT_MS = 300_000;
 /** ext4 (without a journal) skips inodes freed in the last 60 s (300 s while their inode table block is unwritten): see main() */
 const SETTLE_MS = 90_000;
@@ -34,20 +34,25 @@ const SETTLE_MS = 90_000;
 interface Options {
   iterations: number;
   synthetic: boolean;
+  variant: Variant;
   json: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { iterations: 3, synthetic: false, json: false };
+  const o: Options = { iterations: 3, synthetic: false, variant: "minbase", json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--iterations" || a === "-n") {
       o.iterations = Number(argv[++i]);
       if (!Number.isInteger(o.iterations) || o.iterations < 1) fail("--iterations needs an integer >= 1");
+    } else if (a === "--variant") {
+      const v = argv[++i] ?? "";
+      if (!(VARIANTS as readonly string[]).includes(v)) fail(`--variant: expected one of ${VARIANTS.join(", ")}, got ${JSON.stringify(v)}`);
+      o.variant = v as Variant;
     } else if (a === "--synthetic") o.synthetic = true;
     else if (a === "--json") o.json = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: node dist/bench/pull.js [--iterations N (default 3)] [--synthetic] [--json]\n");
+      process.stdout.write("usage: node dist/bench/pull.js [--iterations N (default 3)] [--variant minbase|default] [--synthetic] [--json]\n");
       process.exit(0);
     } else fail(`unknown argument ${JSON.stringify(a)}`);
   }
@@ -108,10 +113,12 @@ async function main(): Promise<void> {
   const later: (() => void)[] = []; // removals put off to the end (below)
   const warmSocket = path.join(tmp, "warm", "warm.sock");
   try {
-    const synthetic = o.synthetic || !existsSync(path.join(DEBIAN_LAYOUT, "index.json"));
-    if (!o.synthetic && synthetic) notes.push(`no ${DEBIAN_LAYOUT} (run bench/unpack.ts once to make it): the synthetic image is used`);
-    const layout = synthetic ? syntheticLayout(tmp) : DEBIAN_LAYOUT;
-    const what = synthetic ? "synthetic: busybox + ~100 MB base64 random layer" : "Debian bookworm minbase (debootstrap), one layer";
+    const debian = path.join(cacheDir(o.variant), "oci-layout-gzip");
+    const synthetic = o.synthetic || !existsSync(path.join(debian, "index.json"));
+    const make = o.variant === "minbase" ? "" : ` --variant ${o.variant}`;
+    if (!o.synthetic && synthetic) notes.push(`no ${debian} (run \`node dist/bench/unpack.js${make}\` once to make it): the synthetic image is used`);
+    const layout = synthetic ? syntheticLayout(tmp) : debian;
+    const what = synthetic ? "synthetic: busybox + ~100 MB base64 random layer" : `Debian bookworm (debootstrap variant ${o.variant}), one layer`;
     reg = await startRegistry(path.join(tmp, "registry"));
     const ref = `${reg.host}/bench/image:1`;
     must("skopeo", ["copy", "--dest-tls-verify=false", `oci:${layout}`, `docker://${ref}`]);

@@ -1,6 +1,7 @@
 // bench/unpack: unpacking an image with berth side by side with podman and umoci. The image
-// is Debian bookworm minbase made with debootstrap (~200 MB, one layer), prepared once and
-// kept in /var/tmp/berth-bench: the rootfs tar, a docker-archive and an oci-archive saved by
+// is Debian bookworm made with debootstrap (one layer: minbase by default, 128 MB; `--variant
+// default`, debootstrap's own default, is the larger image issue 7 names), prepared once and
+// kept in /var/tmp/berth-bench (the default variant in /var/tmp/berth-bench-default): the rootfs tar, a docker-archive and an oci-archive saved by
 // berth, and both archives extracted as OCI layouts for umoci. Three pairs, every tool once
 // per iteration in a rotating order, each run into a fresh temp dir removed afterwards:
 //   load         berth loadImages(docker-archive) into a fresh ImageStore (blobs + overlay
@@ -10,7 +11,7 @@
 // berth's side runs in a child node process (this file with --worker) so that its wall time
 // includes Node's start-up as podman's includes Go's, and a hung run can be killed; the time
 // of the library call alone is reported beside it.
-// Usage: node dist/bench/unpack.js [--iterations N] [--only PAIRS] [--json] [--cache DIR] [--no-install]
+// Usage: node dist/bench/unpack.js [--iterations N] [--only PAIRS] [--json] [--variant V] [--cache DIR] [--no-install]
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -21,7 +22,7 @@ import { aptMirror } from "../src/image/bootstrap.js";
 import { importTarball } from "../src/image/import.js";
 import { applyLayer } from "../src/image/layer/apply.js";
 import { ImageStore } from "../src/image/store.js";
-import { killGroup, stats, which, type Stats } from "./common.js";
+import { cacheDir, killGroup, stats, VARIANTS, which, type Stats, type Variant } from "./common.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const SUITE = "bookworm";
@@ -50,6 +51,7 @@ interface Options {
   iterations: number;
   only: PairKey[];
   json: boolean;
+  variant: Variant;
   cache: string;
   install: boolean;
   timeoutMs: number;
@@ -57,14 +59,16 @@ interface Options {
 
 function usage(): string {
   return [
-    "usage: node dist/bench/unpack.js [--iterations N] [--only PAIRS] [--json] [--cache DIR]",
-    "                                 [--timeout S] [--no-install]",
+    "usage: node dist/bench/unpack.js [--iterations N] [--only PAIRS] [--json] [--variant V]",
+    "                                 [--cache DIR] [--timeout S] [--no-install]",
     "",
     "  --iterations N  measured iterations per tool (default 5)",
     `  --only PAIRS    comma-separated subset of ${Object.keys(PAIRS).join(",")} (default all)`,
     "  --json          print a JSON document instead of the table",
+    "  --variant V     debootstrap variant of the Debian image: minbase (default) or default",
     "  --cache DIR     where the Debian rootfs tar and the archives made from it are kept",
-    "                  (default /var/tmp/berth-bench; made once, reused after)",
+    `                  (default ${cacheDir("minbase")}, ${cacheDir("default")} for --variant default;`,
+    "                  made once, reused after)",
     `  --timeout S     per run, after which it is killed and counted as failed (default ${DEFAULT_TIMEOUT_S})`,
     "  --no-install    do not apt-get install debootstrap, podman or umoci when missing",
     "",
@@ -74,7 +78,7 @@ function usage(): string {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { iterations: 5, only: Object.keys(PAIRS) as PairKey[], json: false, cache: "/var/tmp/berth-bench", install: true, timeoutMs: DEFAULT_TIMEOUT_S * 1000 };
+  const o: Options = { iterations: 5, only: Object.keys(PAIRS) as PairKey[], json: false, variant: "minbase", cache: "", install: true, timeoutMs: DEFAULT_TIMEOUT_S * 1000 };
   const count = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min) fail(`${flag} needs an integer >= ${min}\n\n${usage()}`);
@@ -100,6 +104,12 @@ function parseOptions(argv: string[]): Options {
       case "--json":
         o.json = true;
         break;
+      case "--variant": {
+        const v = inline ?? argv[++i] ?? "";
+        if (!(VARIANTS as readonly string[]).includes(v)) fail(`--variant: expected one of ${VARIANTS.join(", ")}, got ${JSON.stringify(v)}`);
+        o.variant = v as Variant;
+        break;
+      }
       case "--cache": {
         const v = inline ?? argv[++i];
         if (!v) fail(`--cache needs a directory\n\n${usage()}`);
@@ -120,6 +130,7 @@ function parseOptions(argv: string[]): Options {
         fail(`unknown argument ${JSON.stringify(a)}\n\n${usage()}`);
     }
   }
+  o.cache ||= cacheDir(o.variant);
   return o;
 }
 
@@ -303,14 +314,15 @@ function layoutLayer(layout: string, tag: string): { path: string; digest: strin
   return { path: blob(l.digest), digest: l.digest, size: l.size };
 }
 
-/** debootstrap --variant=minbase, then a tar of it as bootstrapDebian (src/image/bootstrap.ts) makes. */
-async function makeRootfsTar(cache: string, target: string, debootstrap: string, log: (s: string) => void, problems: string[]): Promise<void> {
+/** `debootstrap --variant=minbase` (or its default variant), then a tar of it as bootstrapDebian (src/image/bootstrap.ts) makes. */
+async function makeRootfsTar(cache: string, variant: Variant, target: string, debootstrap: string, log: (s: string) => void, problems: string[]): Promise<void> {
   const work = mkdtempSync(path.join(cache, "debootstrap-"));
   try {
     const rootfs = path.join(work, "rootfs");
     const mirror = aptMirror();
-    log(`debootstrap --variant=minbase ${SUITE} from ${mirror} (once; a few minutes)…`);
-    await must([debootstrap, "--variant=minbase", SUITE, rootfs, mirror], "debootstrap");
+    const args = variant === "default" ? [] : [`--variant=${variant}`];
+    log(`debootstrap ${[...args, SUITE].join(" ")} from ${mirror} (once; a few minutes)…`);
+    await must([debootstrap, ...args, SUITE, rootfs, mirror], "debootstrap");
     for (const d of ["var/cache/apt/archives", "var/lib/apt/lists"]) {
       let names: string[] = [];
       try {
@@ -329,12 +341,12 @@ async function makeRootfsTar(cache: string, target: string, debootstrap: string,
 }
 
 /** The docker-archive and oci-archive of the rootfs, saved by berth, and both as OCI layouts. */
-async function makeDerived(cache: string, inputs: Inputs, log: (s: string) => void, problems: string[]): Promise<number> {
+async function makeDerived(cache: string, variant: Variant, inputs: Inputs, log: (s: string) => void, problems: string[]): Promise<number> {
   const work = mkdtempSync(path.join(cache, "derive-"));
   try {
     log("importing the rootfs into a throwaway berth store and saving it as docker-archive and oci-archive (once)…");
     const store = new ImageStore(path.join(work, "store"), { snapshotter: "copy" });
-    await importTarball(store, createReadStream(inputs.rootfsTar), { ref: IMAGE, createdBy: `debootstrap --variant=minbase ${SUITE}`, config: { Cmd: ["bash"] } });
+    await importTarball(store, createReadStream(inputs.rootfsTar), { ref: IMAGE, createdBy: `debootstrap${variant === "default" ? "" : ` --variant=${variant}`} ${SUITE}`, config: { Cmd: ["bash"] } });
     const saved: [string, "docker-archive" | "oci-archive", string][] = [
       [inputs.dockerArchive, "docker-archive", inputs.layoutTar],
       [inputs.ociArchive, "oci-archive", inputs.layoutGzip],
@@ -372,7 +384,7 @@ async function prepare(opts: Options, notes: string[], problems: string[], log: 
   if (!existsSync(inputs.rootfsTar)) {
     const debootstrap = await ensureTool("debootstrap", "debootstrap", opts, notes);
     if (!debootstrap) throw new Error(`no ${inputs.rootfsTar} and no debootstrap to make it with`);
-    await makeRootfsTar(c, inputs.rootfsTar, debootstrap, log, problems);
+    await makeRootfsTar(c, opts.variant, inputs.rootfsTar, debootstrap, log, problems);
   }
   const st = statSync(inputs.rootfsTar);
   const stampFile = path.join(c, "derived.json");
@@ -389,7 +401,7 @@ async function prepare(opts: Options, notes: string[], problems: string[], log: 
     [inputs.dockerArchive, inputs.ociArchive, path.join(inputs.layoutTar, "index.json"), path.join(inputs.layoutGzip, "index.json")].every((f) => existsSync(f));
   if (!fresh) {
     rmSync(stampFile, { force: true });
-    const entries = await makeDerived(c, inputs, log, problems);
+    const entries = await makeDerived(c, opts.variant, inputs, log, problems);
     stamp = { format: DERIVED_FORMAT, source: { size: st.size, mtimeMs: st.mtimeMs }, entries };
     writeFileSync(stampFile, JSON.stringify(stamp, null, 2) + "\n");
   }
@@ -615,6 +627,8 @@ interface ScenarioResult {
 interface Report {
   machine: { cpus: number; cpuModel: string; kernel: string; node: string; loadavg: number[] };
   iterations: number;
+  /** debootstrap's variant of the Debian image */
+  variant: Variant;
   image: { name: string; rootfsTarBytes: number; entries: number; layerTar: { digest: string; bytes: number }; layerGzip: { digest: string; bytes: number }; cache: string };
   tools: Record<string, string | undefined>;
   scenarios: Record<string, ScenarioResult>;
@@ -635,7 +649,7 @@ function human(rep: Report): string {
   const out: string[] = [];
   const img = rep.image;
   out.push(
-    `berth unpack bench — ${img.name} (debootstrap --variant=minbase), one layer: ` +
+    `berth unpack bench — ${img.name} (debootstrap variant ${rep.variant}), one layer: ` +
       `tar ${mb(img.layerTar.bytes)}, ${img.entries.toLocaleString("en")} entries; gzip ${mb(img.layerGzip.bytes)}`,
     `${rep.iterations} iterations, ${rep.machine.cpus} CPUs, ${rep.machine.kernel}, node ${rep.machine.node}; ` +
       Object.entries(rep.tools)
@@ -716,6 +730,7 @@ async function main(): Promise<number> {
   const report: Report = {
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", kernel: `${os.type()} ${os.release()}`, node: process.versions.node, loadavg: [] },
     iterations: opts.iterations,
+    variant: opts.variant,
     image: { name: IMAGE, rootfsTarBytes: 0, entries: 0, layerTar: { digest: "", bytes: 0 }, layerGzip: { digest: "", bytes: 0 }, cache: opts.cache },
     tools: {},
     scenarios: {},
