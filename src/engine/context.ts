@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { cgroupModeFromEnv } from "../cgroups/index.js";
 import { ImageStore, type SnapshotterKind } from "../image/index.js";
 import type { RuntimeContext } from "../runtime/index.js";
 import { EngineDb } from "./db.js";
@@ -98,7 +99,8 @@ export class EngineContext {
     this.db = new EngineDb(this.root);
     this.images = new ImageStore(this.root, { snapshotter: opts.storageDriver });
     this.warn = opts.warn ?? (() => undefined);
-    this.runtime = { root: path.join(this.runroot, "runtime"), warn: this.warn };
+    // BERTH_CGROUP_MODE=v1|v2 as for berth-oci (on a hybrid host, v2 puts containers in the cgroup2 mount)
+    this.runtime = { root: path.join(this.runroot, "runtime"), warn: this.warn, cgroupMode: cgroupModeFromEnv(process.env) };
   }
 
   paths(id: string): ContainerPaths {
