@@ -10,7 +10,7 @@ import { V2Manager } from "./v2/manager.js";
 
 export type { CgroupManager, CgroupMode, CgroupOptions, CgroupStats } from "./manager.js";
 export type { CgroupTrace } from "./files.js";
-export { cgroupModeFromEnv, detectCgroupMode } from "./detect.js";
+export { cgroupModeFromEnv, detectCgroupMode, parseMountInfo } from "./detect.js";
 export { compileDeviceFilter, runDeviceFilter, DEVICE_FILTER_LICENSE, type DeviceRequest } from "./v2/device-filter.js";
 
 /**

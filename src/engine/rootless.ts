@@ -4,10 +4,10 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { detectCgroupMode } from "../cgroups/index.js";
+import { cgroupModeFromEnv, detectCgroupMode, parseMountInfo } from "../cgroups/index.js";
 import { failedPrecondition } from "../errors.js";
 import type { Spec } from "../oci/index.js";
-import { isRootless } from "../sys/index.js";
+import { inUserNamespace, isRootless, ownIdMaps } from "../sys/index.js";
 
 /** Podman's and LXC's default: room for every id an ordinary image uses. */
 export const SUBID_MINIMUM = 65536;
@@ -96,16 +96,17 @@ export interface DelegatedCgroup {
  * cgroup is not the user's (a login session's scope: moving a process out of it needs rights
  * on a common parent the user does not own).
  */
-export function delegatedCgroup(o: { mount?: string; self?: string; mode?: "v1" | "v2" } = {}): DelegatedCgroup | undefined {
-  const mount = o.mount ?? "/sys/fs/cgroup";
-  if ((o.mode ?? detectCgroupMode()) !== "v2") return undefined;
+export function delegatedCgroup(o: { mount?: string; self?: string; mode?: "v1" | "v2"; uid?: number } = {}): DelegatedCgroup | undefined {
+  if ((o.mode ?? cgroupModeFromEnv(process.env) ?? detectCgroupMode()) !== "v2") return undefined;
+  const mount = o.mount ?? cgroup2Mount();
+  if (mount === undefined) return undefined;
   let own: string | undefined;
   try {
     own = /^0::(\/.*)$/m.exec(readFileSync(o.self ?? "/proc/self/cgroup", "utf8"))?.[1];
   } catch {
     return undefined;
   }
-  const uid = process.getuid?.() ?? -1;
+  const uid = o.uid ?? ownUid();
   const owned = (p: string) => statSync(path.join(mount, p), { throwIfNoEntry: false })?.uid === uid;
   if (own === undefined || !owned(own)) return undefined;
   let top = own;
@@ -117,6 +118,24 @@ export function delegatedCgroup(o: { mount?: string; self?: string; mode?: "v1" 
     // none
   }
   return { path: top, controllers };
+}
+
+/** Where the cgroup2 hierarchy is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
+function cgroup2Mount(): string | undefined {
+  try {
+    return parseMountInfo(readFileSync("/proc/self/mountinfo", "utf8")).find((m) => m.fsType === "cgroup2" && m.root === "/")?.mountPoint;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The user's own id as this process sees it: in berth's user namespace (README "Unprivileged
+ * berth") root is the first subordinate id, and the user is the one id mapped alone (65536).
+ */
+function ownUid(): number {
+  if (!inUserNamespace()) return process.getuid?.() ?? -1;
+  return ownIdMaps().uid.find((m) => m.count === 1 && m.inside === SUBID_MINIMUM)?.inside ?? -1;
 }
 
 /** Which v2 controller each kind of limit of linux.resources needs. */

@@ -6,7 +6,7 @@
 // outside the range. At the end the users, their pause processes (by pid) and files go.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -105,11 +105,40 @@ function removeUser(u: User): void {
   rmSync(u.runtimeDir, { recursive: true, force: true });
 }
 
-/** bin/berth as the user, with its own XDG directories (and PATH when given). */
-function berthAs(u: User, args: string[], opts: { path?: string } = {}) {
-  const env = [`HOME=${u.home}`, `XDG_RUNTIME_DIR=${u.runtimeDir}`, `XDG_DATA_HOME=${u.home}/.local/share`, `PATH=${opts.path ?? process.env.PATH ?? "/usr/bin:/bin"}`, "LANG=C"];
-  const r = spawnSync("runuser", ["-u", u.name, "--", "/usr/bin/env", "-i", ...env, process.execPath, BERTH, ...args], { encoding: "utf8", cwd: "/" });
+/**
+ * bin/berth as the user, with its own XDG directories (and PATH and more variables when given);
+ * started in the cgroup v2 directory `cgroup` when given (root moves it there first, as systemd
+ * starts a user's processes in the user@UID.service it delegates).
+ */
+function berthAs(u: User, args: string[], opts: { path?: string; env?: string[]; cgroup?: string } = {}) {
+  const env = [`HOME=${u.home}`, `XDG_RUNTIME_DIR=${u.runtimeDir}`, `XDG_DATA_HOME=${u.home}/.local/share`, `PATH=${opts.path ?? process.env.PATH ?? "/usr/bin:/bin"}`, "LANG=C", ...(opts.env ?? [])];
+  const cmd = ["runuser", "-u", u.name, "--", "/usr/bin/env", "-i", ...env, process.execPath, BERTH, ...args];
+  const into = opts.cgroup ? ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup] : [];
+  const r = spawnSync([...into, ...cmd][0]!, [...into, ...cmd].slice(1), { encoding: "utf8", cwd: "/" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Where this host mounts the cgroup2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified when hybrid). */
+function cgroup2Mount(): string | undefined {
+  for (const l of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [pre, post] = l.split(" - ");
+    if (post?.startsWith("cgroup2 ") && pre!.split(" ")[3] === "/") return pre!.split(" ")[4];
+  }
+  return undefined;
+}
+
+/** Moves every process of a cgroup v2 tree to the hierarchy's root and removes the tree. */
+function removeCgroupTree(mount: string, dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(mount, path.join(dir, e.name));
+  for (const pid of readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+    try {
+      writeFileSync(path.join(mount, "cgroup.procs"), pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  rmdirSync(dir);
 }
 
 /** A free subordinate range above every one /etc/subuid and /etc/subgid already give. */
@@ -274,6 +303,46 @@ describe("unprivileged berth", { skip }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "ok\n");
     assert.equal(r.stderr, "berth: warning: cgroups are not delegated to this user: running without limits\n");
+  });
+
+  test("a cgroup v2 tree delegated to the user holds its containers' cgroups; limits its controllers lack go with one warning naming them", { skip: cgroup2Mount() ? false : "needs a cgroup2 mount" }, () => {
+    const mount = cgroup2Mount()!;
+    const name = `berth-delegated-${tag}`;
+    const delegated = path.join(mount, name);
+    mkdirSync(delegated);
+    try {
+      // delegated as systemd delegates user@UID.service: the directory and these three files are the user's
+      for (const f of ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"]) chownSync(path.join(delegated, f), user.uid, user.gid);
+      // this host is hybrid (its controllers are on cgroup v1): BERTH_CGROUP_MODE=v2 puts containers in the cgroup2 mount
+      const as = (args: string[]) => berthAs(user, args, { cgroup: delegated, env: ["BERTH_CGROUP_MODE=v2"] });
+      const r = as(["run", "-d", "--name", "dg", "busybox", "sleep", "1000"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      const id = r.stdout.trim();
+      const pid = Number(ok(["inspect", "-f", "{{.State.Pid}}", "dg"]).trim());
+      assert.equal(/^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, "utf8"))?.[1], `/${name}/berth/${id}`, "the container's init, seen from the host");
+      assert.deepEqual(readFileSync(path.join(delegated, "berth", id, "cgroup.procs"), "utf8").split("\n").filter(Boolean), [String(pid)]);
+      // pause freezes that cgroup (cgroup.freeze, no controller needed)
+      for (const [verb, frozen, status] of [["pause", "1", /^Up .* \(Paused\)$/], ["unpause", "0", /^Up /]] as const) {
+        const p = as([verb, "dg"]);
+        assert.equal(p.code, 0, p.stderr);
+        assert.equal(readFileSync(path.join(delegated, "berth", id, "cgroup.freeze"), "utf8"), `${frozen}\n`, verb);
+        assert.match(ok(["ps", "--format", "{{.Status}}"]).trim(), status);
+      }
+      const rm = as(["rm", "-f", "dg"]);
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal(existsSync(path.join(delegated, "berth", id)), false, "its cgroup goes with it");
+      // the limits the delegated controllers can enforce stay; the others are named in one warning
+      const have = readFileSync(path.join(delegated, "cgroup.controllers"), "utf8").split(/\s+/);
+      const missing = ["memory", "pids"].filter((c) => !have.includes(c));
+      const l = as(["run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "echo", "limited"]);
+      assert.equal(l.code, 0, l.stderr);
+      assert.equal(l.stdout, "limited\n");
+      assert.equal(l.stderr, missing.length ? `berth: warning: cgroup controllers ${missing.join(", ")} are not delegated to this user (/${name}): running without those limits\n` : "");
+    } finally {
+      removeCgroupTree(mount, delegated);
+    }
+    assert.equal(ok(["ps", "-aq"]), "");
   });
 
   test("an image owning a file by a uid outside the range: one line naming the uid and the range, nothing made", () => {
