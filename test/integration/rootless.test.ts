@@ -264,7 +264,7 @@ describe("unprivileged berth", { skip }, () => {
     }
   });
 
-  test("--network slirp4netns: its own address, DNS and -p through slirp4netns; slirp4netns ends with the container", { skip: onPath("slirp4netns") ? false : "needs slirp4netns (./scripts/setup installs it)" }, async () => {
+  test("--network slirp4netns: its own address, DNS, -p and -P through slirp4netns; slirp4netns ends with the container", { skip: onPath("slirp4netns") ? false : "needs slirp4netns (./scripts/setup installs it)" }, async () => {
     const tunMode = statSync("/dev/net/tun").mode & 0o777;
     try {
       if ((tunMode & 0o006) !== 0o006) {
@@ -292,6 +292,28 @@ describe("unprivileged berth", { skip }, () => {
       assert.equal(slirps().length, 1);
       ok(["stop", "-t", "1", "web"]);
       ok(["rm", "web"]);
+      assert.deepEqual(slirps(), []);
+      // -P: the image's EXPOSEd port on a free host port, as `berth port` tells
+      const ctx = mkdtempSync(path.join(tmpdir(), "berth-rootless-expose-"));
+      try {
+        writeFileSync(path.join(ctx, "Dockerfile"), 'FROM busybox\nEXPOSE 8080\nCMD ["sh", "-c", "mkdir /www && echo hello-P > /www/index.html && exec httpd -f -p 8080 -h /www"]\n');
+        run("chown", ["-R", `${user.uid}:${user.gid}`, ctx]);
+        ok(["build", "-q", "-t", "exposed", ctx]);
+      } finally {
+        rmSync(ctx, { recursive: true, force: true });
+      }
+      ok(["run", "-d", "--name", "web2", "--network", "slirp4netns", "-P", "exposed"]);
+      const mapped = ok(["port", "web2", "8080/tcp"]);
+      assert.match(mapped, /^0\.0\.0\.0:\d+\n$/);
+      const hostPort = Number(mapped.trim().split(":")[1]);
+      body = "";
+      for (let i = 0; i < 100 && body === ""; i++) {
+        body = await fetch(`http://127.0.0.1:${hostPort}/`).then((r) => r.text()).catch(() => "");
+        if (body === "") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(body, "hello-P\n");
+      ok(["rm", "-f", "web2"]);
+      ok(["rmi", "exposed"]);
       assert.deepEqual(slirps(), []);
     } finally {
       chmodSync("/dev/net/tun", tunMode);
