@@ -3,10 +3,10 @@
 // `pod stop`/`start`, and `pod rm -f` leaving no process, netns, link or iptables rule behind.
 // Traffic only to 127.0.0.1 and inside the test's own namespaces.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -229,5 +229,37 @@ describe("berth pods", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge") ? 
     const infra = podInspect(q).InfraPid as number;
     ok(["pod", "rm", "-f", q]);
     assert.equal(alive(infra), false);
+  });
+
+  test("pod logs -f follows every container of the pod, lines as they come, and ends when they have all exited", async () => {
+    const f = `${tag}f`;
+    const gate = path.join(dir, "gate");
+    mkdirSync(gate);
+    ok(["pod", "create", "--name", f, "--network", "none"]);
+    // each prints a line, waits for the test's go file, prints another and exits
+    for (const c of ["a", "b"]) {
+      ok(["run", "-d", "--pod", f, "--name", `${tag}${c}`, "-v", `${gate}:/gate`, "busybox", "sh", "-c", `echo ${c}1; while [ ! -e /gate/go ]; do sleep 0.1; done; echo ${c}2`]);
+    }
+    const child = spawn(BERTH, ["--root", root, "--runroot", runroot, "pod", "logs", "-f", f], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000); // bounded, whatever happens
+    try {
+      // both first lines arrive while both containers still run
+      for (let i = 0; i < 200 && !(out.includes(`${tag}a a1\n`) && out.includes(`${tag}b b1\n`)); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(out.split("\n").filter(Boolean).sort(), [`${tag}a a1`, `${tag}b b1`], err);
+      writeFileSync(path.join(gate, "go"), "");
+      assert.equal(await exited, 0, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    const lines = out.split("\n").filter(Boolean);
+    assert.deepEqual([...lines].sort(), [`${tag}a a1`, `${tag}a a2`, `${tag}b b1`, `${tag}b b2`]);
+    // each container's own order kept
+    for (const c of ["a", "b"]) assert.ok(lines.indexOf(`${tag}${c} ${c}1`) < lines.indexOf(`${tag}${c} ${c}2`), out);
+    ok(["pod", "rm", "-f", f]);
   });
 });

@@ -119,16 +119,17 @@ export function register(program: Command, env: CommandEnv): void {
     .description("show the output of a pod's containers, each line after its container's name")
     .argument("<pod>", "name or ID")
     .option("-c, --container <container>", "only this container's")
+    .option("-f, --follow", "keep following every container's output until they have all exited")
     .option("-n, --tail <n>", "only the last N lines of each (or all)", "all")
     .option("--since <time>", "only lines since a time (RFC 3339, Unix seconds, or 10m)")
     .option("--until <time>", "only lines before a time")
     .option("-t, --timestamps", "show each line's time")
-    .action(async (ref: string, opts: { container?: string; tail: string; since?: string; until?: string; timestamps?: boolean }) => {
+    .action(async (ref: string, opts: { container?: string; follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean }) => {
       if (opts.tail !== "all" && !/^\d+$/.test(opts.tail)) throw invalidArgument(`--tail ${JSON.stringify(opts.tail)}: expected a number or all`);
       const ac = new AbortController();
       const unsubscribe = onCallerSignal(env.cli, ["SIGINT"], () => ac.abort());
       try {
-        for await (const e of engine(env).podLogs(ref, { container: opts.container, tail: opts.tail === "all" ? undefined : Number(opts.tail), since: opts.since, until: opts.until, signal: ac.signal })) {
+        for await (const e of engine(env).podLogs(ref, { container: opts.container, follow: opts.follow, tail: opts.tail === "all" ? undefined : Number(opts.tail), since: opts.since, until: opts.until, signal: ac.signal })) {
           (e.stream === "stderr" ? env.cli.stderr : env.cli.stdout).write(`${e.container} ${opts.timestamps ? `${e.time} ` : ""}${e.log}`);
         }
       } finally {
