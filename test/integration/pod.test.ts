@@ -133,6 +133,9 @@ describe("berth pods", { skip: rootSkip || (existsSync("/usr/lib/cni/bridge") ? 
     assert.equal(ok(["exec", `${tag}web`, "hostname"]), `${pod}\n`);
     // the port published on the pod reaches the container that listens on it
     assert.deepEqual(await httpGet(hostPort, "/hostname"), { status: 200, body: `${pod}\n` });
+    // berth port of a pod's container tells the pod's ports, as podman port does
+    assert.equal(ok(["port", `${tag}web`]), `8080/tcp -> 127.0.0.1:${hostPort}\n`);
+    assert.equal(ok(["port", `${tag}lo`, "8080"]), `127.0.0.1:${hostPort}\n`);
     // ps: the pod's containers by filter, and a PODNAME column
     assert.deepEqual(inPod(pod), [`${tag}lo`, `${tag}web`]);
     assert.match(ok(["ps", "--pod"]), new RegExp(`${tag}web\\s+${id.slice(0, 12)}\\s+${pod}`));
