@@ -32,8 +32,10 @@ export function makeCgroupDirs(
       }
       return;
     } catch (err) {
+      // gone under us: a mkdir's parent, or the level `visit` was reading (it found it existing)
+      const removed = errnoCode(err) === "ENOENT" || (err instanceof BerthError && !fs.existsSync(current));
+      if (removed && attempt < 10 && fs.existsSync(mountPoint)) continue;
       if (err instanceof BerthError) throw err;
-      if (errnoCode(err) === "ENOENT" && attempt < 10 && fs.existsSync(mountPoint)) continue;
       throw fileError(err, `creating cgroup ${current}`);
     }
   }
@@ -65,16 +67,25 @@ export function removeCgroupTree(dir: string): void {
   }
 }
 
-/** rmdir the directories create() made that hold no other cgroup now (deepest first). */
+/**
+ * rmdir the directories create() made that hold no other cgroup now (deepest first). Never
+ * recursive: another create may make its cgroup in a shared parent at any moment, and a plain
+ * rmdir of a parent with a child fails (EBUSY) where a recursive removal would take the child.
+ */
 export function removeEmptyParents(created: string[]): void {
   for (const dir of [...created].sort((a, b) => b.length - a.length)) {
-    try {
-      // Another container's cgroup lives here: keep it.
-      if (fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) continue;
-      // EBUSY here is the child we just removed still dying: removeCgroupTree retries.
-      removeCgroupTree(dir);
-    } catch {
-      // Already gone, or still busy: a parent is not worth failing destroy for.
+    for (let delay = 10; ; delay *= 2) {
+      try {
+        // Another container's cgroup lives here: keep it.
+        if (fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory())) break;
+        fs.rmdirSync(dir);
+        break;
+      } catch (err) {
+        // EBUSY: the child we just removed still dying, or a child made since the look above
+        // (the next look tells); anything else (already gone): a parent is not worth failing destroy for
+        if (errnoCode(err) !== "EBUSY" || delay > 640) break;
+        sleepMs(delay);
+      }
     }
   }
 }

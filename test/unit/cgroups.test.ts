@@ -7,6 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { cgroupManager, type CgroupManager, type CgroupMode, type CgroupOptions } from "../../src/cgroups/index.js";
+import { makeCgroupDirs } from "../../src/cgroups/dirs.js";
+import { fileError } from "../../src/cgroups/files.js";
 import { BerthError } from "../../src/errors.js";
 import type { LinuxResources } from "../../src/oci/runtime-spec.js";
 
@@ -621,5 +623,55 @@ describe("cgroups v2 only", () => {
     const m = ready();
     assert.throws(() => m.freeze(), kind("FailedPrecondition", /did not freeze/));
     assert.equal(fx.read("unified/berth/c1/cgroup.freeze"), "0");
+  });
+});
+
+describe("makeCgroupDirs", () => {
+  let mount: string;
+  beforeEach(() => {
+    mount = fs.mkdtempSync(path.join(os.tmpdir(), "berth-cgdirs-"));
+  });
+  afterEach(() => {
+    fs.rmSync(mount, { recursive: true, force: true });
+  });
+  // what visit does on a real hierarchy (inheritCpuset): read a file of the level, one-line error when it is gone
+  const readLevel = (dir: string) => {
+    try {
+      fs.readdirSync(dir);
+    } catch (err) {
+      throw fileError(err, `reading ${dir}/cpuset.cpus`);
+    }
+  };
+
+  it("starts again when another process's teardown removes a shared parent between its mkdir and the visit", () => {
+    const shared = path.join(mount, "berth");
+    fs.mkdirSync(shared); // there already: this create's mkdir says EEXIST
+    const visits: string[] = [];
+    let removed = false;
+    const made: string[] = [];
+    makeCgroupDirs(mount, path.join(shared, "c1"), made, (_parent, child) => {
+      visits.push(path.relative(mount, child));
+      if (child === shared && !removed) {
+        removed = true;
+        fs.rmdirSync(shared); // the last other container's teardown: the idle parent goes
+      }
+      readLevel(child);
+    });
+    assert.ok(fs.statSync(path.join(shared, "c1")).isDirectory());
+    assert.deepEqual(visits, ["berth", "berth", "berth/c1"]);
+    assert.deepEqual(made, [shared, path.join(shared, "c1")]);
+  });
+
+  it("does not retry a visit's error while the level is still there", () => {
+    let visits = 0;
+    assert.throws(
+      () =>
+        makeCgroupDirs(mount, path.join(mount, "berth"), [], () => {
+          visits++;
+          throw new BerthError("Unavailable", "cpuset: the kernel said no");
+        }),
+      /the kernel said no/,
+    );
+    assert.equal(visits, 1);
   });
 });
