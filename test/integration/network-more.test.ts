@@ -233,6 +233,9 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     assert.equal(ok(["ps", "-aq"]), ps);
     ok(["stop", "-t", "1", hub]);
     fails125(["run", "--rm", "--network", `container:${hub}`, "busybox", "true"], new RegExp(`^berth: cannot join network of a non running container: ${hub}\n$`));
+    // the hub goes after the containers that join its network, as in Podman: refused even with -f
+    fails125(["rm", "-f", hub], new RegExp(`^berth: container ${hub} has dependent containers which must be removed before it: ${tag}side\n$`));
+    assert.equal(inspect(hub).State.Status, "exited");
     ok(["rm", "-f", `${tag}side`, hub]);
   });
 

@@ -10,7 +10,7 @@ import { CGROUP_PARENT, type EngineContext } from "../context.js";
 import { removeIdleParent } from "../../cgroups/index.js";
 import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
-import { remove } from "./remove.js";
+import { dependents, remove } from "./remove.js";
 import { detachContainer } from "../networks.js";
 import { unmount } from "./start.js";
 import { stopSlirp } from "../slirp.js";
@@ -117,8 +117,9 @@ export async function cleanup(ctx: EngineContext, id: string): Promise<void> {
   ctx.db.transition(id, ["running", "paused"], { state: "exited", exitCode: exit?.exitCode ?? 255, finishedAt: exit?.finishedAt ?? new Date().toISOString(), pid: 0 });
   await releaseResources(ctx, id);
   const h = JSON.parse(row.config) as HostConfig;
-  // --rm: `run --rm` and the monitor both get here; whichever comes second finds it removed
-  if (h.autoRemove) await remove(ctx, id, { force: true, volumes: true }).catch((e: unknown) => {
+  // --rm: `run --rm` and the monitor both get here; whichever comes second finds it removed.
+  // One whose network others still join stays (exited) until they are gone, as in Podman.
+  if (h.autoRemove && !dependents(ctx, id).length) await remove(ctx, id, { force: true, volumes: true }).catch((e: unknown) => {
     if (!(e instanceof BerthError && e.kind === "NotFound")) throw e;
   });
 }

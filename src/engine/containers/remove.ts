@@ -3,14 +3,25 @@
 import * as fs from "node:fs";
 import { conflict } from "../../errors.js";
 import type { EngineContext } from "../context.js";
+import type { ContainerRow } from "../db.js";
 import type { HostConfig } from "../options.js";
 import { removeVolume } from "../volumes.js";
 import { lookup } from "./lookup.js";
 import { refresh, releaseResources } from "./cleanup.js";
 
+/** The containers that join this one's network namespace (`--network container:ID`). */
+export function dependents(ctx: EngineContext, id: string): ContainerRow[] {
+  return ctx.db.containers().filter((c) => c.id !== id && (JSON.parse(c.config) as HostConfig).network === `container:${id}`);
+}
+
 export async function remove(ctx: EngineContext, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<string> {
   const found = lookup(ctx, ref);
   const row = refresh(ctx, found) ?? found;
+  // as Podman: a container whose network namespace others join goes after them, even with force
+  const deps = dependents(ctx, row.id);
+  if (deps.length) {
+    throw conflict(`container ${row.name} has dependent containers which must be removed before it: ${deps.map((c) => c.name).join(", ")}`);
+  }
   if (row.state === "running" || row.state === "paused") {
     if (!opts.force) {
       throw conflict(`You cannot remove a ${row.state} container ${row.id}. Stop the container before attempting removal or force remove`);
