@@ -15,7 +15,7 @@ import { list, summary, type ContainerSummary } from "./containers/list.js";
 import { logs, type LogEntry, type LogOptions } from "./containers/logs.js";
 import { lookup } from "./containers/lookup.js";
 import { pause, unpause } from "./containers/pause.js";
-import { dependents, remove } from "./containers/remove.js";
+import { joinedIds, remove } from "./containers/remove.js";
 import { start } from "./containers/start.js";
 import { stop } from "./containers/stop.js";
 import { wait } from "./containers/wait.js";
@@ -185,8 +185,9 @@ export class Engine {
     // a container whose network others join goes after them: passes until none is left to take
     for (let more = true; more; ) {
       more = false;
+      const joined = joinedIds(this.ctx);
       for (const c of list(this.ctx, { all: true })) {
-        if (c.state === "running" || c.state === "paused" || dependents(this.ctx, c.id).length) continue;
+        if (c.state === "running" || c.state === "paused" || joined.has(c.id)) continue;
         gone.push(await remove(this.ctx, c.id, {}));
         more = true;
       }

@@ -236,6 +236,9 @@ describe("berth networking options", { skip: rootSkip || (existsSync("/usr/lib/c
     // the hub goes after the containers that join its network, as in Podman: refused even with -f
     fails125(["rm", "-f", hub], new RegExp(`^berth: container ${hub} has dependent containers which must be removed before it: ${tag}side\n$`));
     assert.equal(inspect(hub).State.Status, "exited");
+    // prune takes stopped containers, but not one whose network a running one joins
+    assert.doesNotMatch(ok(["container", "prune", "-f"]), new RegExp(inspect(hub).Id));
+    assert.equal(inspect(hub).State.Status, "exited");
     ok(["rm", "-f", `${tag}side`, hub]);
   });
 

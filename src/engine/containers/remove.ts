@@ -9,9 +9,25 @@ import { removeVolume } from "../volumes.js";
 import { lookup } from "./lookup.js";
 import { refresh, releaseResources } from "./cleanup.js";
 
+/** The network a container joins with `--network container:ID`, or undefined. */
+function joins(c: ContainerRow): string | undefined {
+  const network = (JSON.parse(c.config) as HostConfig).network;
+  return network.startsWith("container:") ? network.slice("container:".length) : undefined;
+}
+
 /** The containers that join this one's network namespace (`--network container:ID`). */
 export function dependents(ctx: EngineContext, id: string): ContainerRow[] {
-  return ctx.db.containers().filter((c) => c.id !== id && (JSON.parse(c.config) as HostConfig).network === `container:${id}`);
+  return ctx.db.containers().filter((c) => c.id !== id && joins(c) === id);
+}
+
+/** The IDs of the containers whose network namespace another one joins. */
+export function joinedIds(ctx: EngineContext): Set<string> {
+  const ids = new Set<string>();
+  for (const c of ctx.db.containers()) {
+    const id = joins(c);
+    if (id !== undefined) ids.add(id);
+  }
+  return ids;
 }
 
 export async function remove(ctx: EngineContext, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<string> {
