@@ -20,11 +20,13 @@ import { resolveUser } from "../engine/spec.js";
 import { remove as runtimeRemove } from "../runtime/index.js";
 import { isRootless, processAlive } from "../sys/index.js";
 import { BuildCache, type CachedStep } from "./cache.js";
-import { checksumSources, findSources, openContextDir, openContextTar, type BuildContext, type Source } from "./context.js";
+import { checksumSources, findSources, openContextDir, openContextTar, resolveInside, type BuildContext, type Source } from "./context.js";
 import { copyInto, isDirInside, mkdirInside, placeSources, type CopyOwner } from "./copy.js";
 import { flag, parseDockerfile, syntaxError, type Dockerfile, type Instruction } from "./dockerfile.js";
 import { expandWord, expandWords, keyValues, splitWords } from "./expand.js";
-import { runStep } from "./run.js";
+import { withLock } from "../image/lock.js";
+import { runStep, type StepMount } from "./run.js";
+import { missingStubs, mountFroms, parseRunMount, removeStubs, type RunMount } from "./run-mounts.js";
 
 export interface BuildOptions {
   /** the context: a directory, or a tar stream (`-`) */
@@ -237,9 +239,11 @@ export class Builder {
       const dep = stageRef(base, s.index);
       if (dep) need(dep);
       for (const i of s.body) {
-        const from = i.keyword === "COPY" ? flag(i, "from") : undefined;
-        const d = from !== undefined ? stageRef(from, s.index) : undefined;
-        if (d) need(d);
+        const froms = i.keyword === "COPY" ? [flag(i, "from")] : i.keyword === "RUN" ? mountFroms(i.flags.filter((f) => f.name === "mount").map((f) => f.value)) : [];
+        for (const from of froms) {
+          const d = from !== undefined ? stageRef(from, s.index) : undefined;
+          if (d) need(d);
+        }
       }
     };
     need(target);
@@ -489,7 +493,7 @@ export class Builder {
         });
       }
       case "RUN":
-        return this.runInstruction(i, state, c, args, buildArgs, label, shell);
+        return this.runInstruction(i, state, c, vars, args, buildArgs, label, shell, stageRef, stage);
       case "COPY":
       case "ADD":
         return this.copyInstruction(i, state, c, vars, label, stageRef, stage);
@@ -621,7 +625,7 @@ export class Builder {
 
   // ---- RUN --------------------------------------------------------------------------
 
-  private runInstruction(i: Instruction, state: State, c: ContainerConfig, args: Map<string, string | undefined>, buildArgs: Map<string, string>, label: string, shell: string[]): Promise<State> {
+  private async runInstruction(i: Instruction, state: State, c: ContainerConfig, vars: Map<string, string>, args: Map<string, string | undefined>, buildArgs: Map<string, string>, label: string, shell: string[], stageRef: (ref: string, before: number) => Stage | undefined, stage: Stage): Promise<State> {
     let argv: string[];
     if (i.json) argv = i.json;
     // `RUN <<EOF` alone: the body is the script; `RUN cmd <<EOF`: the shell reads the heredoc itself
@@ -633,23 +637,119 @@ export class Builder {
     const proxies = PROXY_ARGS.filter((p) => buildArgs.has(p) && !args.has(p)).map((p) => `${p}=${buildArgs.get(p)}`);
     const network = flag(i, "network") ?? this.opts.network ?? "default";
     if (network !== "none" && network !== "host" && network !== "default") throw invalidArgument(`RUN --network=${network}: expected default, none or host`);
-    if (flag(i, "mount") !== undefined) throw invalidArgument("RUN --mount is not supported by berth build yet");
+    const mounts = i.flags.filter((f) => f.name === "mount").map((f) => parseRunMount(expandWord(f.value, vars, this.file.escape), c.WorkingDir ?? "/"));
+    // what a bind mount shows keys the cache as COPY's sources do; a cache mount's content does not
+    const froms = new Map<RunMount, State>();
+    const keys: unknown[] = [];
+    for (const m of mounts) {
+      keys.push(m);
+      if (m.type !== "bind") continue;
+      if (m.from !== undefined) {
+        const from = this.fromState(m.from, stageRef, stage);
+        froms.set(m, from);
+        keys.push(this.stateKey(from), from.config.rootfs.diff_ids);
+      } else {
+        keys.push(checksumSources(findSources(this.context.dir, m.source || ".", `RUN --mount source=${m.source || "."}`, { confine: true, ignored: this.context.ignored }), this.context.ignored));
+      }
+    }
     const createdBy = `RUN ${declared.length ? `|${declared.length} ${declared.join(" ")} ` : ""}${argv.join(" ")}`;
-    return this.fsStep(i, label, state, c, createdBy, [network], async (root, n) => {
-      const code = await runStep(this.ctx, {
-        rootfs: root,
-        config: { ...state.config, config: c },
-        args: argv,
-        env: [...declared, ...proxies],
-        // default: Docker's bridge; unprivileged (no CNI: also root of berth's user namespace), none
-        network: network === "host" ? "host" : network === "default" && !isRootless() ? "bridge" : "none",
-        signal: this.opts.signal,
-        onOutput: (stream, data) => this.emit({ kind: "output", n, stream, data }),
-      });
-      if (this.opts.signal?.aborted) throw failedPrecondition("build cancelled");
-      if (code !== 0) throw new BerthError("FailedPrecondition", `RUN ${argv.slice(i.json ? 0 : shell.length).join(" ")}: the command returned a non-zero code: ${code}`);
-      return true;
+    return this.fsStep(i, label, state, c, createdBy, [network, ...keys], async (root, n) => {
+      const cleanups: (() => void)[] = [];
+      const stubs = missingStubs(root, mounts.map((m) => m.target));
+      try {
+        const specMounts: StepMount[] = [];
+        for (const m of mounts) specMounts.push(await this.runMount(m, froms.get(m), cleanups));
+        const go = () => this.runCommand(root, n, state, c, argv, [...declared, ...proxies], network, specMounts);
+        // locked and private caches: one step at a time uses each (across berth processes too)
+        const locked = mounts.filter((m) => m.type === "cache" && m.sharing !== "shared").map((m) => this.cacheDir(m));
+        const code = await locked.reduce<() => Promise<number>>((inner, dir) => () => withLock(`${dir}.lock`, `build cache ${dir}`, inner, { waitMs: 600_000 }), go)();
+        if (this.opts.signal?.aborted) throw failedPrecondition("build cancelled");
+        if (code !== 0) throw new BerthError("FailedPrecondition", `RUN ${argv.slice(i.json ? 0 : shell.length).join(" ")}: the command returned a non-zero code: ${code}`);
+        return true;
+      } finally {
+        for (const f of cleanups.reverse()) f();
+        removeStubs(stubs);
+      }
     });
+  }
+
+  private runCommand(root: string, n: number, state: State, c: ContainerConfig, argv: string[], env: string[], network: string, mounts: StepMount[]): Promise<number> {
+    return runStep(this.ctx, {
+      rootfs: root,
+      config: { ...state.config, config: c },
+      args: argv,
+      env,
+      // default: Docker's bridge; unprivileged (no CNI: also root of berth's user namespace), none
+      network: network === "host" ? "host" : network === "default" && !isRootless() ? "bridge" : "none",
+      mounts,
+      signal: this.opts.signal,
+      onOutput: (stream, data) => this.emit({ kind: "output", n, stream, data }),
+    });
+  }
+
+  /** A stage of this build (built before this one) or an image, as `--from=` names it. */
+  private fromState(ref: string, stageRef: (ref: string, before: number) => Stage | undefined, stage: Stage): State {
+    const dep = stageRef(ref, stage.index);
+    if (dep) return this.stageResults.get(dep.index)!;
+    let image: Image;
+    try {
+      image = this.ctx.images.resolve(ref);
+    } catch {
+      throw notFound(`--from=${ref}: no stage or image of that name`);
+    }
+    return this.stateOf(image);
+  }
+
+  /** A cache mount's directory: one per id, kept in <root>/build-cache from build to build (removing it clears them). */
+  private cacheDir(m: RunMount): string {
+    return path.join(this.ctx.root, "build-cache", createHash("sha256").update(m.id).digest("hex").slice(0, 32));
+  }
+
+  /** The OCI mount for one RUN --mount; what it made for the step goes in `cleanups`. */
+  private async runMount(m: RunMount, from: State | undefined, cleanups: (() => void)[]): Promise<StepMount> {
+    const what = `RUN --mount target=${m.target}`;
+    const bind = (source: string, readonly: boolean) => ({ destination: m.target, type: "bind", source, options: ["rbind", "nosuid", "nodev", ...(readonly ? ["ro"] : ["rw"])] });
+    if (m.type === "tmpfs") return { destination: m.target, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", ...(m.size !== undefined ? [`size=${m.size}`] : [])] };
+    if (m.type === "cache") {
+      const dir = this.cacheDir(m);
+      if (!fs.existsSync(dir)) {
+        const tmp = `${dir}.${process.pid}.tmp`;
+        fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+        fs.rmSync(tmp, { recursive: true, force: true });
+        fs.mkdirSync(tmp);
+        fs.chownSync(tmp, m.uid, m.gid);
+        fs.chmodSync(tmp, m.mode);
+        try {
+          fs.renameSync(tmp, dir);
+        } catch {
+          fs.rmSync(tmp, { recursive: true, force: true }); // another step made it first
+        }
+      }
+      return bind(dir, m.readonly);
+    }
+    // a stage's or image's files: bound straight from its read-only mount unless writable
+    if (from && m.readonly) {
+      const mounted = await this.mountReadOnly(from);
+      cleanups.push(mounted.release);
+      const host = resolveInside(mounted.dir, m.source, what, false);
+      if (!fs.existsSync(host)) throw notFound(`${what}: ${m.source || "/"} does not exist in ${m.from}`);
+      return bind(host, true);
+    }
+    // the context's (only what .dockerignore lets in), or a writable copy: a throwaway copy
+    const copy = fs.mkdtempSync(path.join(tmpdir(), "berth-mount-"));
+    cleanups.push(() => fs.rmSync(copy, { recursive: true, force: true }));
+    let sourceRoot = this.context.dir;
+    if (from) {
+      const mounted = await this.mountReadOnly(from);
+      cleanups.push(mounted.release);
+      sourceRoot = mounted.dir;
+    }
+    const ignored = from ? () => false : this.context.ignored;
+    const found = findSources(sourceRoot, m.source || ".", `${what} source=${m.source || "."}`, { confine: !from, ignored });
+    const isDir = fs.statSync(found[0]!.host).isDirectory();
+    const placements = placeSources(found, isDir ? "/" : `/${path.basename(found[0]!.host)}`, "/", (p) => isDirInside(copy, p), what, (s) => fs.statSync(s.host).isDirectory());
+    copyInto(copy, placements, { keepOwners: !!from, ignored });
+    return bind(isDir ? copy : path.join(copy, path.basename(found[0]!.host)), m.readonly);
   }
 
   // ---- COPY and ADD --------------------------------------------------------------------
@@ -675,20 +775,7 @@ export class Builder {
     const cleanups: (() => void)[] = [];
     try {
       let from: State | undefined;
-      if (fromRef !== undefined) {
-        const ref = expandWord(fromRef, vars, esc);
-        const dep = stageRef(ref, stage.index);
-        if (dep) from = this.stageResults.get(dep.index)!;
-        else {
-          let image: Image;
-          try {
-            image = this.ctx.images.resolve(ref);
-          } catch {
-            throw notFound(`--from=${ref}: no stage or image of that name`);
-          }
-          from = this.stateOf(image);
-        }
-      }
+      if (fromRef !== undefined) from = this.fromState(expandWord(fromRef, vars, esc), stageRef, stage);
       const ignored = fromRef !== undefined ? () => false : this.context.ignored;
       const sources: Source[] = [];
       const extra: unknown[] = [dest, fromRef ?? "", chownArg ?? "", chmodArg ?? ""];

@@ -17,6 +17,14 @@ import { parseOptions } from "../engine/options.js";
 import { attachContainer, detachContainer, getNetwork, netnsPath } from "../engine/networks.js";
 import { containerSpec } from "../engine/spec.js";
 
+/** An OCI mount, as RUN --mount gives it */
+export interface StepMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
 export interface RunInput {
   rootfs: string;
   config: ImageConfig;
@@ -24,6 +32,8 @@ export interface RunInput {
   /** build args in effect (NAME=value), under the image's Env */
   env: string[];
   network: "none" | "host" | "bridge";
+  /** RUN --mount's, after the container's own */
+  mounts?: StepMount[];
   signal?: AbortSignal;
   onOutput(stream: "stdout" | "stderr", data: Buffer): void;
 }
@@ -75,6 +85,7 @@ export async function runStep(ctx: EngineContext, input: RunInput): Promise<numb
       hostname: id.slice(-12),
     });
     const spec = containerSpec({ id, hostConfig: h, image: input.config, rootfs: input.rootfs, etc, volumeDirs: {}, cgroupsPath: cgroupsPathOf(id), netns });
+    if (input.mounts?.length) spec.mounts = [...(spec.mounts ?? []), ...input.mounts];
     fs.writeFileSync(path.join(runDir, "config.json"), JSON.stringify(spec));
     const running = await runtime.run(ctx.runtime, { id, bundle: runDir, launcher: pipeLauncher(input.onOutput), stdio: ["ignore", "ignore", "ignore"] });
     const cancel = () => running.signal(9);

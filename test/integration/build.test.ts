@@ -368,6 +368,57 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.match(screen, /naming to docker\.io\/library\/ttyview:latest done/);
   });
 
+  test("RUN --mount: bind of the context (read-only, .dockerignore kept out) and of a stage, a cache kept between builds, tmpfs, rw binds whose writes are dropped; no mount point stays in the image", () => {
+    const c = context({
+      ".dockerignore": "private.txt\n",
+      "private.txt": "not for the build\n",
+      "src/a.txt": "from the context\n",
+      Dockerfile: [
+        "FROM busybox AS tools",
+        "RUN mkdir -p /opt/t && echo a tool > /opt/t/x",
+        "FROM busybox",
+        "RUN --mount=type=bind,target=/ctx cat /ctx/src/a.txt && ! test -e /ctx/private.txt && ! touch /ctx/new 2>/dev/null",
+        "RUN --mount=type=bind,from=tools,source=/opt/t,target=/t cat /t/x",
+        "RUN --mount=type=cache,target=/cache,id=mounts-test sh -c 'echo run >> /cache/log; echo runs: $(wc -l < /cache/log)'",
+        "RUN --mount=type=tmpfs,target=/scratch,size=1m sh -c 'echo x > /scratch/f && df -k /scratch | tail -1'",
+        "RUN --mount=type=bind,source=src,target=/w,rw sh -c 'echo changed > /w/a.txt && cat /w/a.txt'",
+        "RUN --mount=type=bind,source=src/a.txt,target=/one.txt cat /one.txt",
+      ].join("\n"),
+    });
+    const first = build(["-t", "mounts", c]);
+    assert.match(first, /^#\d+ [\d.]+ from the context$/m);
+    assert.match(first, /^#\d+ [\d.]+ a tool$/m);
+    assert.match(first, /^#\d+ [\d.]+ runs: 1$/m);
+    assert.match(first, /^#\d+ [\d.]+ tmpfs\s+1024\s/m);
+    assert.match(first, /^#\d+ [\d.]+ changed$/m);
+    // the mount points the runtime made are not in the image; the rw bind's write went nowhere
+    assert.equal(run(["mounts", "sh", "-c", "for p in /ctx /t /cache /scratch /w /one.txt; do test -e $p && echo $p; done; true"]), "");
+    assert.equal(readFileSync(path.join(c, "src", "a.txt"), "utf8"), "from the context\n");
+    // unchanged: every step from the cache; with --no-cache the cache mount still holds the first run's line
+    const rebuilt = Object.entries(steps(build(["-t", "mounts", c]))).filter(([k]) => k.startsWith("RUN"));
+    assert.equal(rebuilt.length, 7);
+    assert.deepEqual(rebuilt.filter(([, cached]) => !cached), [], "an unchanged rebuild is cached");
+    assert.match(build(["--no-cache", "-t", "mounts", c]), /^#\d+ [\d.]+ runs: 2$/m);
+    // what a bind shows keys the cache: a changed context file runs its step again
+    writeFileSync(path.join(c, "src", "a.txt"), "changed in the context\n");
+    const again = steps(build(["-t", "mounts", c]));
+    assert.equal(again["RUN mkdir -p /opt/t && echo a tool > /opt/t/x"], true, "the other stage's step is cached");
+    assert.equal(again["RUN --mount=type=bind,target=/ctx cat /ctx/src/a.txt && ! test -e /ctx/private.txt && ! touch /ctx/new 2>/dev/null"], false);
+    // bad input: one line, exit 125
+    for (const [m, msg] of [
+      ["type=secret,id=x,target=/s", /type=secret is not supported by berth build/],
+      ["type=nope,target=/x", /type "nope": expected bind, cache or tmpfs/],
+      ["type=cache", /a target is required/],
+      ["type=bind,target=/x,size=1", /"size" is not an option of a bind mount/],
+      ["type=bind,target=/x,from=nosuch", /--from=nosuch: no stage or image of that name/],
+      ["type=bind,target=/x,source=missing", /no such file or directory in the build context/],
+    ] as const) {
+      fails125(["build", "-q", context({ Dockerfile: `FROM busybox\nRUN --mount=${m} true\n` })], new RegExp(`^berth: Dockerfile:2: .*${msg.source}`), { quiet: true });
+    }
+    ok(["rmi", "mounts"]);
+    clean();
+  });
+
   test("bad input: one line naming the file and line, exit 125, nothing left behind", () => {
     const bad = (dockerfile: string, pattern: RegExp, extra: Record<string, string> = {}) => {
       const c = context({ Dockerfile: dockerfile, ...extra });
