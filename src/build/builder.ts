@@ -19,7 +19,7 @@ import { userChanges } from "../engine/containers/diff.js";
 import { resolveUser } from "../engine/spec.js";
 import { remove as runtimeRemove } from "../runtime/index.js";
 import { isRootless, processAlive } from "../sys/index.js";
-import { BuildCache, type CachedStep } from "./cache.js";
+import { BuildCache, cacheMountsDir, type CachedStep } from "./cache.js";
 import { checksumSources, findSources, openContextDir, openContextTar, resolveInside, type BuildContext, type Source } from "./context.js";
 import { copyInto, isDirInside, mkdirInside, placeSources, type CopyOwner } from "./copy.js";
 import { flag, parseDockerfile, syntaxError, type Dockerfile, type Instruction } from "./dockerfile.js";
@@ -702,7 +702,7 @@ export class Builder {
 
   /** A cache mount's directory: one per id, kept in <root>/build-cache from build to build (removing it clears them). */
   private cacheDir(m: RunMount): string {
-    return path.join(this.ctx.root, "build-cache", createHash("sha256").update(m.id).digest("hex").slice(0, 32));
+    return path.join(cacheMountsDir(this.ctx.root), createHash("sha256").update(m.id).digest("hex").slice(0, 32));
   }
 
   /** The OCI mount for one RUN --mount; what it made for the step goes in `cleanups`. */

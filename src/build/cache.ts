@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import path from "node:path";
+import { withLock } from "../image/lock.js";
 import type { Descriptor } from "../oci/index.js";
 
 export interface CachedStep {
@@ -41,4 +42,51 @@ export class BuildCache {
     fs.writeFileSync(tmp, JSON.stringify(step));
     fs.renameSync(tmp, file);
   }
+}
+
+/** Where RUN --mount=type=cache directories live (one per id, named by its hash). */
+export function cacheMountsDir(dataRoot: string): string {
+  return path.join(dataRoot, "build-cache");
+}
+
+function treeBytes(p: string): number {
+  const st = fs.lstatSync(p, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  let total = 0;
+  for (const e of fs.readdirSync(p)) total += treeBytes(path.join(p, e));
+  return total;
+}
+
+export interface BuildCachePrune {
+  /** the cache records and cache mounts removed (their hashes) */
+  deleted: string[];
+  /** bytes of the cache mounts' files (the records' layers stay while images hold them) */
+  reclaimed: number;
+}
+
+/**
+ * `builder prune`: every cache record (the next build runs each step again) and every
+ * RUN --mount=type=cache directory, each taken under its lock so a locked or private cache
+ * in use by a build is waited for.
+ */
+export async function pruneBuildCache(dataRoot: string): Promise<BuildCachePrune> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  const records = path.join(dataRoot, "build", "cache");
+  for (const f of fs.existsSync(records) ? fs.readdirSync(records).sort() : []) {
+    fs.rmSync(path.join(records, f), { force: true });
+    if (f.endsWith(".json")) deleted.push(f.slice(0, -".json".length));
+  }
+  const mounts = cacheMountsDir(dataRoot);
+  for (const name of fs.existsSync(mounts) ? fs.readdirSync(mounts).sort() : []) {
+    if (name.includes(".")) continue; // a lock, or a directory being made
+    const dir = path.join(mounts, name);
+    await withLock(`${dir}.lock`, `build cache ${dir}`, async () => {
+      reclaimed += treeBytes(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    deleted.push(name);
+  }
+  return { deleted, reclaimed };
 }

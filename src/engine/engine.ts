@@ -33,7 +33,7 @@ import { createNetwork, getNetwork, listNetworks, networkUsers, pruneNetworks, r
 import { ports } from "./containers/port.js";
 import { connect, type ConnectOptions } from "./containers/connect.js";
 import { disconnect } from "./containers/disconnect.js";
-import { build, type BuildOptions, type BuildResult } from "../build/index.js";
+import { build, pruneBuildCache, type BuildCachePrune, type BuildOptions, type BuildResult } from "../build/index.js";
 import { pullImage, pushImage, type PullOptions, type PullResult, type PushOptions, type PushResult } from "../registry/client/index.js";
 import { podCreate, type PodCreateOptions } from "./pods/create.js";
 import { podStart } from "./pods/start.js";
@@ -283,6 +283,11 @@ export class Engine {
   /** `berth build`: a Dockerfile and its context become an image (each RUN in a real container). */
   build(opts: BuildOptions): Promise<BuildResult> {
     return build(this.ctx, opts);
+  }
+
+  /** `builder prune`: every build cache record and RUN --mount=type=cache directory. */
+  buildPrune(): Promise<BuildCachePrune> {
+    return pruneBuildCache(this.ctx.root);
   }
 
   /** Pulls an image from its registry into the store (`berth pull`); progress comes as opts.onEvent events. */

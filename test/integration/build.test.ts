@@ -404,6 +404,13 @@ describe("berth build", { skip: rootSkip }, () => {
     const again = steps(build(["-t", "mounts", c]));
     assert.equal(again["RUN mkdir -p /opt/t && echo a tool > /opt/t/x"], true, "the other stage's step is cached");
     assert.equal(again["RUN --mount=type=bind,target=/ctx cat /ctx/src/a.txt && ! test -e /ctx/private.txt && ! touch /ctx/new 2>/dev/null"], false);
+    // builder prune: the cache records and the cache mount go; the next build runs every step, the cache mount is empty again
+    const pruned = ok(["builder", "prune", "-f"]);
+    assert.match(pruned, /^Deleted build cache objects:\n([0-9a-f]+\n)+\nTotal reclaimed space: \d/);
+    assert.deepEqual(readdirSync(path.join(root, "build-cache")), []);
+    const afterPrune = build(["-t", "mounts", c]);
+    assert.match(afterPrune, /^#\d+ [\d.]+ runs: 1$/m);
+    assert.deepEqual(Object.entries(steps(afterPrune)).filter(([k, cached]) => k.startsWith("RUN") && cached), []);
     // bad input: one line, exit 125
     for (const [m, msg] of [
       ["type=secret,id=x,target=/s", /type=secret is not supported by berth build/],

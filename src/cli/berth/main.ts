@@ -10,7 +10,7 @@ import * as importCmd from "./import.js";
 import * as infoCmd from "./info.js";
 import * as inspectCmd from "./image-inspect.js";
 import * as loadCmd from "./load.js";
-import { registerImagePrune, registerSystemPrune } from "./prune.js";
+import { registerBuilderPrune, registerImagePrune, registerSystemPrune } from "./prune.js";
 import * as rmiCmd from "./rmi.js";
 import * as saveCmd from "./save.js";
 import * as tagCmd from "./tag.js";
@@ -115,6 +115,7 @@ export async function main(argv: string[], cli: CliContext = processContext()): 
   for (const p of [program, image]) buildCmd.register(p, env);
   const system = program.command("system").description("manage berth's data");
   registerSystemPrune(system, env);
+  registerBuilderPrune(program, env);
   bootstrapCmd.register(program, env);
   infoCmd.register(program, env);
   registryCmd.register(program, env);

@@ -1,7 +1,8 @@
 // image prune and system prune: remove what nothing uses, after asking (unless -f).
 import type { Command } from "commander";
 import { humanSize } from "../render.js";
-import { type CommandEnv, imageStore } from "./globals.js";
+import { pruneBuildCache } from "../../build/index.js";
+import { type CommandEnv, dataRoot, imageStore } from "./globals.js";
 
 /** Asks on the terminal; without one (a script), only -f goes ahead, as a safe default. */
 async function confirm(env: CommandEnv, question: string): Promise<boolean> {
@@ -52,11 +53,28 @@ export function registerSystemPrune(system: Command, env: CommandEnv): void {
     .option("-a, --all", "remove every image no container uses, not only dangling ones")
     .option("-f, --force", "do not ask")
     .action(async (opts: { all?: boolean; force?: boolean }) => {
-      const what = ["all dangling images", ...(opts.all ? ["all images without at least one container associated to them"] : []), "all unreferenced blobs and layers", "all stale partial downloads"];
+      const what = ["all dangling images", ...(opts.all ? ["all images without at least one container associated to them"] : []), "all unreferenced blobs and layers", "all stale partial downloads", "all build cache"];
       if (!opts.force && !(await confirm(env, `WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join("")}`))) return;
       const store = imageStore(env);
       const r = store.prune({ all: opts.all });
       store.content.cleanIngests(60 * 60 * 1000);
-      report(env, r.deleted, r.reclaimed);
+      const b = await pruneBuildCache(dataRoot(env));
+      if (b.deleted.length) env.cli.stdout.write(`Deleted build cache objects:\n${b.deleted.join("\n")}\n\n`);
+      report(env, r.deleted, r.reclaimed + b.reclaimed);
+    });
+}
+
+export function registerBuilderPrune(program: Command, env: CommandEnv): void {
+  const builder = program.command("builder").description("manage the build cache");
+  builder
+    .command("prune")
+    .description("remove the build cache: every step's cache record and every RUN --mount=type=cache directory")
+    .option("-a, --all", "the same (kept for docker's scripts: berth's prune always takes all of it)")
+    .option("-f, --force", "do not ask")
+    .action(async (opts: { all?: boolean; force?: boolean }) => {
+      if (!opts.force && !(await confirm(env, "WARNING! This will remove all build cache."))) return;
+      const b = await pruneBuildCache(dataRoot(env));
+      if (b.deleted.length) env.cli.stdout.write(`Deleted build cache objects:\n${b.deleted.join("\n")}\n\n`);
+      env.cli.stdout.write(`Total reclaimed space: ${humanSize(b.reclaimed)}\n`);
     });
 }
