@@ -54,7 +54,7 @@ export function needsDirect(argv: string[]): boolean {
   }
   let verb = argv[i++];
   let group = "";
-  if (verb === "container" || verb === "image" || verb === "system" || verb === "volume") {
+  if (verb === "container" || verb === "image" || verb === "system" || verb === "volume" || verb === "builder") {
     group = verb;
     verb = argv[i++];
   }

@@ -51,6 +51,7 @@ describe("needsDirect: what the warm service hands back to the Direct path", () 
       ["attach", "x"],
       ["image", "prune"],
       ["system", "prune", "-a"],
+      ["builder", "prune"],
     ])
       assert.equal(needsDirect(argv), true, argv.join(" "));
     for (const argv of [
@@ -61,6 +62,7 @@ describe("needsDirect: what the warm service hands back to the Direct path", () 
       ["--root", "/r", "ps", "-a"],
       ["start", "-a", "x"],
       ["image", "prune", "-f"],
+      ["builder", "prune", "-f"],
       ["logs", "-f", "x"],
     ])
       assert.equal(needsDirect(argv), false, argv.join(" "));
