@@ -25,6 +25,7 @@ import { copyInto, isDirInside, mkdirInside, placeSources, type CopyOwner } from
 import { flag, parseDockerfile, syntaxError, type Dockerfile, type Instruction } from "./dockerfile.js";
 import { expandWord, expandWords, keyValues, splitWords } from "./expand.js";
 import { withLock } from "../image/lock.js";
+import { archiveKind, archiveStream, type ArchiveKind } from "./archive.js";
 import { runStep, type StepMount } from "./run.js";
 import { missingStubs, mountFroms, parseRunMount, removeStubs, type RunMount } from "./run-mounts.js";
 
@@ -787,7 +788,7 @@ export class Builder {
           sources.push({ host: path.join(dir, h.name), rel: h.name });
         }
       }
-      const archives = new Set<Source>();
+      const archives = new Map<Source, ArchiveKind>();
       /** the sources in the file system they come from (the context, or the mounted stage) */
       const find = (root: string, confine: boolean): Source[] => {
         const found: Source[] = [];
@@ -822,20 +823,30 @@ export class Builder {
         if (what === "ADD" && /^git@|\.git(#.*)?$/.test(w)) throw invalidArgument(`ADD ${w}: git sources are not supported by berth build`);
         for (const s of findSources(this.context.dir, w, `${what} ${w}`, { confine: true, ignored })) {
           sources.push(s);
-          if (what === "ADD" && fs.statSync(s.host).isFile() && isArchive(s.host)) archives.add(s);
+          const kind = what === "ADD" && fs.statSync(s.host).isFile() ? await archiveKind(s.host) : undefined;
+          if (kind) archives.set(s, kind);
         }
       }
-      extra.push(checksumSources(sources.map((s) => ({ host: s.host, rel: s.rel })), heredocs.length ? () => false : ignored), [...archives].map((a) => a.rel));
+      extra.push(checksumSources(sources.map((s) => ({ host: s.host, rel: s.rel })), heredocs.length ? () => false : ignored), [...archives.keys()].map((a) => a.rel));
       const createdBy = `${what} ${[...flagWords(i), ...srcWords, dest].join(" ")}`;
       return await this.fsStep(i, label, state, c, createdBy, extra, async (mnt) => {
         const owner = chownArg !== undefined ? chownOf(mnt, expandWord(chownArg, vars, esc)) : undefined;
         const plain = sources.filter((s) => !archives.has(s));
         const placements = placeSources(plain, dest, c.WorkingDir ?? "/", (p) => isDirInside(mnt, p), `${what} ${srcWords.join(" ")} ${dest}`, (s) => fs.statSync(s.host).isDirectory());
         copyInto(mnt, placements, { owner, keepOwners: false, mode, ignored: heredocs.length ? () => false : ignored });
-        for (const a of archives) {
+        for (const [a, kind] of archives) {
           const absDest = dest.startsWith("/") ? dest : path.posix.join(c.WorkingDir || "/", dest);
           const into = mkdirInside(mnt, absDest);
-          await applyLayer(into, fs.createReadStream(a.host), { whiteouts: "none" });
+          const { stream, done } = archiveStream(a.host, kind, `ADD ${a.rel}`);
+          try {
+            await applyLayer(into, stream, { whiteouts: "none" });
+          } catch (e) {
+            stream.destroy(); // a refused entry stops a decompressing tool too
+            await done().catch(() => undefined);
+            if (!(e instanceof BerthError)) throw e;
+            throw new BerthError(e.kind, `ADD ${a.rel}: ${e.message.replace(/^layer: /, "")}`);
+          }
+          await done(); // the tool's own complaint (trailing garbage, a bad checksum)
         }
         return true;
       });
@@ -975,18 +986,6 @@ async function sweep(ctx: EngineContext): Promise<void> {
 }
 
 /** A local file ADD extracts: a tar, plain or gzip (Docker also reads bzip2 and xz). */
-function isArchive(file: string): boolean {
-  const fd = fs.openSync(file, "r");
-  try {
-    const head = Buffer.alloc(512);
-    const n = fs.readSync(fd, head, 0, 512, 0);
-    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-    return n >= 262 && head.subarray(257, 262).toString("latin1") === "ustar";
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Directories WORKDIR makes belong to the USER in effect, as BuildKit makes them. */
 function workdirOwner(root: string, c: ContainerConfig): CopyOwner | undefined {
   if (!c.User) return undefined;

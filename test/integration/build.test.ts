@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -366,6 +367,28 @@ describe("berth build", { skip: rootSkip }, () => {
     assert.match(screen, / => => # tty-line-1\n/, "the running step's output under it");
     assert.match(screen, /\x1b\[\d+A/, "redrawn in place");
     assert.match(screen, /naming to docker\.io\/library\/ttyview:latest done/);
+  });
+
+  test("ADD unpacks a tar compressed with gzip, bzip2, xz or zstd; a compressed file that is not a tar is copied as it is", () => {
+    const c = context({ Dockerfile: "FROM busybox\nADD a.tar.gz /g/\nADD a.tar.bz2 /b/\nADD a.tar.xz /x/\nADD a.tar.zst /z/\nADD plain.gz plain.xz /p/\n" });
+    mkdirSync(path.join(dir, "archsrc/d"), { recursive: true });
+    writeFileSync(path.join(dir, "archsrc/d/f.txt"), "in the archive\n");
+    const tar = path.join(c, "a.tar");
+    const sh = (cmd: string) => assert.equal(spawnSync("sh", ["-c", cmd], { cwd: c }).status, 0, cmd);
+    sh(`tar -cf ${tar} -C ${path.join(dir, "archsrc")} d && gzip -k a.tar && bzip2 -k a.tar && xz -k a.tar && zstd -q a.tar -o a.tar.zst && rm a.tar`);
+    sh("echo not a tar | gzip > plain.gz && echo not a tar | xz > plain.xz");
+    build(["-t", "archives", c]);
+    assert.equal(run(["archives", "cat", "/g/d/f.txt", "/b/d/f.txt", "/x/d/f.txt", "/z/d/f.txt"]), "in the archive\n".repeat(4));
+    assert.equal(run(["archives", "sh", "-c", "gunzip -c /p/plain.gz && xz -dc /p/plain.xz"]), "not a tar\n".repeat(2));
+    // a truncated archive (its first entry still readable): one line, exit 125, nothing left
+    writeFileSync(path.join(dir, "archsrc/d/big"), randomBytes(300_000));
+    sh(`tar -cf ${tar} -C ${path.join(dir, "archsrc")} d && xz -f a.tar`);
+    const whole = readFileSync(path.join(c, "a.tar.xz"));
+    writeFileSync(path.join(c, "a.tar.xz"), whole.subarray(0, whole.length >> 1));
+    writeFileSync(path.join(c, "Dockerfile"), "FROM busybox\nADD a.tar.xz /x/\n");
+    fails125(["build", "-q", c], /^berth: Dockerfile:2: ADD a\.tar\.xz: unexpected end of data$/, { quiet: true });
+    ok(["rmi", "archives"]);
+    clean();
   });
 
   test("RUN --mount: bind of the context (read-only, .dockerignore kept out) and of a stage, a cache kept between builds, tmpfs, rw binds whose writes are dropped; no mount point stays in the image", () => {
