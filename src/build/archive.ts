@@ -8,18 +8,11 @@ import type { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 import { Decompress } from "fzstd";
 import { failedPrecondition } from "../errors.js";
+import { compressionOf, type Compression } from "../image/index.js";
 
-export type ArchiveKind = "tar" | "gzip" | "zstd" | "bzip2" | "xz";
+export type ArchiveKind = "tar" | Compression;
 
 const TOOLS = { bzip2: "bzip2", xz: "xz" } as const;
-
-function compression(head: Buffer): Exclude<ArchiveKind, "tar"> | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
-  if (head.length >= 3 && head.toString("latin1", 0, 3) === "BZh") return "bzip2";
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from("\xfd7zXZ\0", "latin1"))) return "xz";
-  return undefined;
-}
 
 const isTar = (b: Buffer) => b.length >= 262 && b.toString("latin1", 257, 262) === "ustar";
 
@@ -55,7 +48,7 @@ function toolHead(tool: string, file: string, n: number): Promise<Buffer> {
 /** How ADD unpacks this file, or undefined when it copies it. */
 export async function archiveKind(file: string): Promise<ArchiveKind | undefined> {
   const head = readHead(file, 256 * 1024);
-  const kind = compression(head);
+  const kind = compressionOf(head);
   if (!kind) return isTar(head) ? "tar" : undefined;
   let plain: Buffer = Buffer.alloc(0);
   try {

@@ -728,23 +728,21 @@ export class Builder {
       }
       return bind(dir, m.readonly);
     }
-    // a stage's or image's files: bound straight from its read-only mount unless writable
-    if (from && m.readonly) {
-      const mounted = await this.mountReadOnly(from);
-      cleanups.push(mounted.release);
-      const host = resolveInside(mounted.dir, m.source, what, false);
-      if (!fs.existsSync(host)) throw notFound(`${what}: ${m.source || "/"} does not exist in ${m.from}`);
-      return bind(host, true);
-    }
-    // the context's (only what .dockerignore lets in), or a writable copy: a throwaway copy
-    const copy = fs.mkdtempSync(path.join(tmpdir(), "berth-mount-"));
-    cleanups.push(() => fs.rmSync(copy, { recursive: true, force: true }));
     let sourceRoot = this.context.dir;
     if (from) {
       const mounted = await this.mountReadOnly(from);
       cleanups.push(mounted.release);
       sourceRoot = mounted.dir;
+      // a stage's or image's files: bound straight from its read-only mount unless writable
+      if (m.readonly) {
+        const host = resolveInside(sourceRoot, m.source, what, false);
+        if (!fs.existsSync(host)) throw notFound(`${what}: ${m.source || "/"} does not exist in ${m.from}`);
+        return bind(host, true);
+      }
     }
+    // the context's (only what .dockerignore lets in), or a writable copy: a throwaway copy
+    const copy = fs.mkdtempSync(path.join(tmpdir(), "berth-mount-"));
+    cleanups.push(() => fs.rmSync(copy, { recursive: true, force: true }));
     const ignored = from ? () => false : this.context.ignored;
     const found = findSources(sourceRoot, m.source || ".", `${what} source=${m.source || "."}`, { confine: !from, ignored });
     const isDir = fs.statSync(found[0]!.host).isDirectory();
@@ -985,7 +983,6 @@ async function sweep(ctx: EngineContext): Promise<void> {
   }
 }
 
-/** A local file ADD extracts: a tar, plain or gzip (Docker also reads bzip2 and xz). */
 /** Directories WORKDIR makes belong to the USER in effect, as BuildKit makes them. */
 function workdirOwner(root: string, c: ContainerConfig): CopyOwner | undefined {
   if (!c.User) return undefined;

@@ -35,9 +35,8 @@ const KEYS: Record<RunMount["type"], string[]> = {
 };
 const ALIASES: Record<string, string> = { src: "source", dst: "target", destination: "target", ro: "readonly", rw: "readwrite" };
 
-/** One `--mount=` value (expanded already); a relative target is under `workdir`. */
-export function parseRunMount(value: string, workdir: string): RunMount {
-  const what = `RUN --mount=${value}`;
+/** A `--mount=` value's comma-separated `key=value` (or bare `key`) fields, keys in their long names. */
+function mountFields(value: string): Map<string, string | undefined> {
   const fields = new Map<string, string | undefined>();
   for (const part of value.split(",")) {
     if (part.trim() === "") continue;
@@ -45,6 +44,13 @@ export function parseRunMount(value: string, workdir: string): RunMount {
     const raw = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
     fields.set(ALIASES[raw] ?? raw, eq < 0 ? undefined : part.slice(eq + 1));
   }
+  return fields;
+}
+
+/** One `--mount=` value (expanded already); a relative target is under `workdir`. */
+export function parseRunMount(value: string, workdir: string): RunMount {
+  const what = `RUN --mount=${value}`;
+  const fields = mountFields(value);
   const type = fields.get("type") ?? "bind";
   if (type === "secret" || type === "ssh") throw invalidArgument(`${what}: type=${type} is not supported by berth build (it has no --${type})`);
   if (type !== "bind" && type !== "cache" && type !== "tmpfs") throw invalidArgument(`${what}: type ${JSON.stringify(type)}: expected bind, cache or tmpfs`);
@@ -95,14 +101,9 @@ export function parseRunMount(value: string, workdir: string): RunMount {
   };
 }
 
-/** The `from=` of a RUN's bind mounts (a stage it needs built first), read loosely before expansion. */
+/** The `from=` of a RUN's mounts (stages it needs built first), before expansion. */
 export function mountFroms(values: string[]): string[] {
-  const out: string[] = [];
-  for (const v of values) {
-    const m = /(?:^|,)\s*from=([^,]+)/i.exec(v);
-    if (m) out.push(m[1]!);
-  }
-  return out;
+  return values.map((v) => mountFields(v).get("from")).filter((f): f is string => !!f);
 }
 
 /**

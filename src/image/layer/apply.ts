@@ -165,6 +165,19 @@ async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   yield* out.splice(0);
 }
 
+export type Compression = "gzip" | "zstd" | "bzip2" | "xz";
+
+const XZ_MAGIC = Buffer.from("\xfd7zXZ\0", "latin1");
+
+/** The compression a stream's first bytes (6 are enough) tell, or undefined for none known. */
+export function compressionOf(head: Buffer): Compression | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+  if (head.length >= 3 && head.toString("latin1", 0, 3) === "BZh") return "bzip2";
+  if (head.length >= 6 && head.subarray(0, 6).equals(XZ_MAGIC)) return "xz";
+  return undefined;
+}
+
 /** The uncompressed bytes, the compression told by the first bytes (gzip, zstd or none). */
 async function* decompressed(src: AsyncIterable<Buffer>, found: (compressed: boolean) => void): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
@@ -179,14 +192,12 @@ async function* decompressed(src: AsyncIterable<Buffer>, found: (compressed: boo
       if (head.length) yield head;
       for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
     }
-    const gzip = head[0] === 0x1f && head[1] === 0x8b;
-    const zstd = head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528;
-    found(gzip || zstd);
-    if (gzip) yield* gunzip(rest());
-    else if (zstd) yield* unzstd(rest());
-    else if (head.subarray(0, 3).toString("latin1") === "BZh" || head.subarray(0, 6).equals(Buffer.from("\xfd7zXZ\0", "latin1"))) {
-      throw invalidArgument("layer: bzip2 and xz compression are not supported (expected tar, gzip or zstd)");
-    } else yield* rest();
+    const compression = compressionOf(head);
+    found(compression === "gzip" || compression === "zstd");
+    if (compression === "gzip") yield* gunzip(rest());
+    else if (compression === "zstd") yield* unzstd(rest());
+    else if (compression) throw invalidArgument("layer: bzip2 and xz compression are not supported (expected tar, gzip or zstd)");
+    else yield* rest();
   } finally {
     await it.return?.(); // stopped early: stop the source too
   }
